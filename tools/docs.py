@@ -131,7 +131,14 @@ def _divs(md:str)->str:
 def qmd_to_nb(path:Path):
     "A notebook with the same cells as the .qmd: front matter -> raw cell, ```{python} chunks -> code cells."
     from execnb.nbio import dict2nb, mk_cell
-    text = _includes(path.read_text(), path.parent)
+    text = path.read_text()
+    if '{{< var ' in text:    # the paper: its generated values and tables (papers/build.py writes them; placeholders without results)
+        import yaml
+        from rtd_nb.report import expand_shortcodes
+        v = path.parent/'_variables.yml'
+        subprocess.run([sys.executable, str(path.parent/'build.py'), '--results', str(ROOT/'results')], cwd=ROOT, check=True)
+        text = expand_shortcodes(text, path.parent, yaml.safe_load(v.read_text()) or {}, strict=False)
+    text = _includes(text, path.parent)
     cells = []
     m = re.match(r'^---[ \t]*\n(.*?\n)---[ \t]*\n', text, re.S)
     if m:
@@ -473,10 +480,10 @@ def build(out:Path, workers:int, timeout:float, only:str, force:bool, sphinx_job
     for f in SRC.rglob('*.ipynb'):             # pages whose notebook is gone
         if f.relative_to(SRC).as_posix() not in wanted: f.unlink()
     _copy_assets(SRC)
-    jobs = []
+    jobs, needs = [], set(cfg().get('needs_data', '').split())
     for p in pages:
         execute = not pats or any(fnmatch.fnmatch(p.name, g) or fnmatch.fnmatch(p.stem, g) for g in pats)
-        mode = 'exec' if execute else 'docs'
+        mode = 'exec' if execute and p.name not in needs else 'docs'    # needs_data notebooks: shown unexecuted
         dst = SRC/(page_name(p) + '.ipynb')
         key = _hash(p.read_bytes(), mode, lib)
         ok = {key, _hash(p.read_bytes(), 'exec', lib)}     # an executed page stays good when only API docs are asked

@@ -1,20 +1,43 @@
 #!/usr/bin/env bash
-# The main job: run the experiment notebooks with papermill on the embedded real data (the offline models and
-# shifts), writing results under results/ (config.json + metrics.jsonl per run, appended, never overwritten), then
-# print the generated tables.
+# The main job: run the experiment notebooks with papermill on the embedded real data (the offline models and shifts),
+# writing results under $OUT (config.json + metrics.jsonl per run; appended, never overwritten; finished runs are
+# loaded, so a stopped job resumes), then build every figure and table of the paper from those files.
+#   OUT=results SEEDS="0 1 2" bash tools/paper.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
 export MPLBACKEND=Agg PYTHONHASHSEED=0
-OUT=${OUT:-results}
-mkdir -p "$OUT/notebooks"
-run() { # notebook, then -p pairs
-  local nb=$1; shift
-  echo "== papermill nbs/$nb $*"
-  papermill "nbs/$nb" "$OUT/notebooks/$nb" --cwd nbs --log-level WARNING "$@"
-}
+OUT=$(realpath -m "${OUT:-results}")
+SEEDS=${SEEDS:-0 1 2}
+VADER_ITEMS=${VADER_ITEMS:-200}      # sentences per split (train / valid / each test domain)
+FMNIST_ITEMS=${FMNIST_ITEMS:-40}     # images per split (test: per corruption × severity)
+FMNIST_METHODS=${FMNIST_METHODS:-ft,lp,wise,lipsum,rtd}   # the image benchmark costs ~10× more per run on CPU
+VADER_METHODS=${VADER_METHODS:-all}  # every main-table method
+TS=${TS:-2,4,8} LAM_KDS=${LAM_KDS:-0.1,0.5,1.0} LAM_ARS=${LAM_ARS:-0.01,0.1}   # seed 001's grid
+WHICH=${WHICH:-ft,grid,kd-only,ar-only,perturbations}                          # the ablation cells
+NB="$OUT/notebooks"
+mkdir -p "$NB"
 start=$(date +%s)
-run 24_zeroshot.ipynb -p out_dir "$PWD/$OUT/zeroshot" -p vader_max_items 0 -p fmnist_max_items 0 -p fmnist_size 32 -p seed 0
+step() { echo "[$(( $(date +%s) - start )) s] $*"; }
+run() { # notebook, output name, then -p pairs
+  local nb=$1 out=$2; shift 2
+  step "papermill nbs/$nb $*"
+  papermill "nbs/$nb" "$NB/$out" --cwd nbs --log-level WARNING --no-progress-bar "$@"
+}
+
+run 24_zeroshot.ipynb 24_zeroshot.ipynb -p out_dir "$OUT/zeroshot" -p seed 0
+for s in $SEEDS; do
+  run 22_vader.ipynb "22_vader-seed$s.ipynb" -p method "$VADER_METHODS" -p seed "$s" -p max_items "$VADER_ITEMS" -p bs 32 -p epochs 2 -p out_dir "$OUT/main/vader"
+  run 23_fmnist_c.ipynb "23_fmnist_c-seed$s.ipynb" -p method "$FMNIST_METHODS" -p seed "$s" -p max_items "$FMNIST_ITEMS" -p bs 32 -p epochs 2 -p lr 1e-3 -p out_dir "$OUT/main/fmnist-c"
+done
+run 30_ablations.ipynb 30_ablations.ipynb -p bench vader -p Ts "$TS" -p lam_kds "$LAM_KDS" -p lam_ars "$LAM_ARS" -p which "$WHICH" -p max_items "$VADER_ITEMS" -p bs 32 -p epochs 2 -p out_dir "$OUT/ablations/vader"
+run 31_wiseft_sweep.ipynb 31_wiseft_sweep-vader.ipynb -p bench vader -p results "$OUT" -p max_items "$VADER_ITEMS" -p bs 32 -p epochs 2
+run 31_wiseft_sweep.ipynb 31_wiseft_sweep-fmnist-c.ipynb -p bench fmnist-c -p results "$OUT" -p max_items "$FMNIST_ITEMS" -p bs 32 -p epochs 2 -p lr 1e-3
+
+step "python papers/build.py --results $OUT --render"
+python papers/build.py --results "$OUT" --render
 echo
 cat "$OUT/zeroshot/table.md"
-echo "(main job took $(( $(date +%s) - start )) s; results in $OUT/)"
+echo
+cat papers/tables/main.md 2>/dev/null || true
+echo "(main job took $(( $(date +%s) - start )) s; results in $OUT/, figures and tables in papers/)"

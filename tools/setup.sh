@@ -8,8 +8,8 @@ DATA=${RTD_NB_DATA:-$HOME/.cache/rtd_nb}
 
 say() { printf '[setup] %s\n' "$*"; }
 
-# --- Debian packages (data + browser) ---------------------------------------------------------
-apt_pkgs=(dataset-fashion-mnist wordnet-base wordnet-sense-index chromium chromium-driver)
+# --- Debian packages (data, browser, pandoc for the paper) ------------------------------------
+apt_pkgs=(dataset-fashion-mnist wordnet-base wordnet-sense-index chromium chromium-driver pandoc)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -19,8 +19,11 @@ if [ "$before" != "$after" ]; then
   diff <(echo "$before") <(echo "$after") || true; fail=1
 else echo "ok: notebooks are clean"; fi
 
-echo "== nbdev_test (every notebook, none skipped)"
-time nbdev_test --n_workers "${NBDEV_WORKERS:-2}" --timing || fail=1
+# settings.ini's needs_data notebooks (WILDS + CLIP) cannot run with their defaults here: tests/test_experiments.py runs
+# them through papermill on fixture roots in the real WILDS format, and checks their clear error without data
+needs=$(python -c "from nbdev.config import get_config; import re; print('|'.join(re.escape(n) for n in get_config().get('needs_data', '').split()))")
+echo "== nbdev_test (every notebook except the needs_data ones: ${needs:-none})"
+time nbdev_test --n_workers "${NBDEV_WORKERS:-2}" --timing --skip_file_re "^([_.]${needs:+|$needs})" || fail=1
 
 echo "== pytest tests/"
 python -m pytest tests/ -q -p no:cacheprovider || fail=1
