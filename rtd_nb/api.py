@@ -504,11 +504,12 @@ def metrics_table(metrics:dict, # {model label: flat dict from `evaluate`}
     return df
 
 def _metrics_from_jsonl(run_dir:Path)->dict:
-    "Invert `log_eval`: {model: flat dict} from the run's `metrics.jsonl` (the first line of each (model, split) wins)."
+    "Invert `log_eval`: {model: flat dict} of the evaluations in the run's `metrics.jsonl` (the first line of each (model, split) wins)."
     out, p = {}, Path(run_dir)/"metrics.jsonl"
     if not p.exists(): return out
     for line in filter(str.strip, p.read_text().splitlines()):
         d = json.loads(line); model, split = d.pop("model"), d.pop("split"); d.pop("time", None)
+        if model == "train": continue     # timings of the fit, not an evaluation (read them from the file)
         r = out.setdefault(model, {})
         if split == "summary": r.update({k: v for k, v in d.items() if k not in r})
         else: r.update({f"{split}/{k}": v for k, v in d.items() if f"{split}/{k}" not in r})
