@@ -48,7 +48,8 @@ def notebooks()->list[Path]:
     "Every notebook nbdev documents (its own glob, honouring settings.ini), plus notebooks and .qmd files in papers/."
     from nbdev.doclinks import nbglob
     c = cfg()
-    nbs = sorted(nbglob(c.nbs_path, func=Path, file_re=r'\.(?:ipynb|qmd)$', file_glob=None))
+    nbs = sorted(p for p in nbglob(c.nbs_path, func=Path, file_re=r'\.(?:ipynb|qmd)$', file_glob=None)
+                 if 'runs' not in p.relative_to(c.nbs_path).parts[:-1])   # nbs/runs/: executed copies written by experiments
     papers = ROOT/'papers'
     pp = sorted(p for p in papers.glob('*') if p.suffix in ('.ipynb', '.qmd') and not p.name.startswith(('_', '.')))
     pp.sort(key=lambda p: (p.stem != 'paper', p.name))      # the paper itself first
