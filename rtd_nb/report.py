@@ -473,6 +473,17 @@ def _farthest_split(root, benchmark, splits):
     except MissingResultsError: pass
     return sorted(s for s in splits if s != ID_SPLIT)[-1]
 
+def _gather_extras(df, root, benchmarks, methods, fname, pick=lambda f: f):
+    "`({(benchmark, method): frame}, benchmarks, methods)` of the per-run `fname` files, keeping the benchmarks and methods that have one."
+    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df.benchmark)]
+    data = {}
+    for b in benchmarks:
+        for m in methods:
+            f = _extra(df, root, b, m, fname)
+            if f is not None: data[(b, m)] = pick(f)
+    if not data: raise _missing(f"no {fname} in any main run", root, "extras")
+    return data, [b for b in benchmarks if any(k[0] == b for k in data)], [m for m in methods if any(k[1] == m for k in data)]
+
 def reliability_plot(root:str|Path, # results root
                      benchmarks:list|None=None, # default: those with reliability.csv files
                      methods:tuple=("zeroshot", "ft", "rtd"), # one row each (missing ones are skipped)
@@ -481,15 +492,7 @@ def reliability_plot(root:str|Path, # results root
                     ):
     "Reliability diagrams pooled over seeds: rows = methods, columns = (benchmark, ID test | one OOD split)."
     df = _main_df(root, df)
-    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df.benchmark)]
-    data = {}
-    for b in benchmarks:
-        for m in methods:
-            f = _extra(df, root, b, m, "reliability.csv")
-            if f is not None: data[(b, m)] = f
-    if not data: raise _missing("no reliability.csv in any main run", root, "extras")
-    benchmarks = [b for b in benchmarks if any(k[0] == b for k in data)]
-    methods = [m for m in methods if any(k[1] == m for k in data)]
+    data, benchmarks, methods = _gather_extras(df, root, benchmarks, methods, "reliability.csv")
     cols = []
     for b in benchmarks:
         splits = set().union(*[set(f.split) for (bb, _), f in data.items() if bb == b])
@@ -557,15 +560,7 @@ def tsne_plot(root:str|Path, # results root
              ):
     "t-SNE maps (the lowest seed that has `tsne.csv`): rows = benchmarks, columns = models; colour = class, marker = ID/OOD."
     df = _main_df(root, df)
-    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df.benchmark)]
-    data = {}
-    for b in benchmarks:
-        for m in methods:
-            f = _extra(df, root, b, m, "tsne.csv")
-            if f is not None: data[(b, m)] = f[f.seed == f.seed.min()]
-    if not data: raise _missing("no tsne.csv in any main run", root, "extras")
-    benchmarks = [b for b in benchmarks if any(k[0] == b for k in data)]
-    methods = [m for m in methods if any(k[1] == m for k in data)]
+    data, benchmarks, methods = _gather_extras(df, root, benchmarks, methods, "tsne.csv", pick=lambda f: f[f.seed == f.seed.min()])
     fig, axs = plt.subplots(len(benchmarks), len(methods), figsize=(3*len(methods), 3*len(benchmarks)), squeeze=False)
     for i, b in enumerate(benchmarks):
         for j, m in enumerate(methods):
