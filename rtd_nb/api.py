@@ -21,7 +21,7 @@ from .core import seed_everything, write_config, config_hash, check_positive, ch
 from .models import load_model, zeroshot_head, Classifier, ClassificationHead
 from .data import ShiftData, ItemsDataset, make_shift_data, seeded_split, cap, tokenize_memo, vader_data, fmnist_c_data
 from .callbacks import get_method, method_hparams, prepare_model, robust_ft_cbs, frozen_teacher, StepTimer
-from .evaluate import evaluate, log_eval
+from .evaluate import evaluate, log_eval, _logged
 
 # %% auto #0
 __all__ = ['TABLE_FORMATS', 'IMAGE_EXTS', 'KNOWN_DATA', 'WEIGHTS', 'SCHEDULES', 'TABLES', 'BadInputError', 'read_table',
@@ -382,11 +382,9 @@ def finished(run_dir:str|Path, # a run folder
              model:str|None="final", # the evaluation that ends the run (None: the starting model's, for epochs=0)
             )->bool:
     "Whether `run_dir` holds a finished run: its config and the summary line of `model`'s evaluation."
-    p = Path(run_dir)/"metrics.jsonl"
-    if not (Path(run_dir)/"config.json").exists() or not p.exists(): return False
-    recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
-    want = {model} if model else {"zeroshot", "initial"}
-    return any(r.get("model") in want and r.get("split") == "summary" for r in recs)
+    if not (Path(run_dir)/"config.json").exists(): return False
+    logged = _logged(run_dir)
+    return any((m, "summary") in logged for m in ({model} if model else {"zeroshot", "initial"}))
 
 def train_record(learn:Learner, # the learner after fitting
                  times:list, # wall seconds of every training step (`StepTimer.times`)
