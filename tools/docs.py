@@ -480,7 +480,6 @@ def build(out:Path, workers:int, timeout:float, only:str, force:bool, sphinx_job
     wanted = {page_name(p) + '.ipynb' for p in pages}
     for f in SRC.rglob('*.ipynb'):             # pages whose notebook is gone
         if f.relative_to(SRC).as_posix() not in wanted: f.unlink()
-    _copy_assets(SRC)
     jobs, needs = [], set(cfg().get('needs_data', '').split())
     for p in pages:
         execute = not pats or any(fnmatch.fnmatch(p.name, g) or fnmatch.fnmatch(p.stem, g) for g in pats)
@@ -509,6 +508,7 @@ def build(out:Path, workers:int, timeout:float, only:str, force:bool, sphinx_job
         if rc == 0: stamps[str(dst)] = key
         else: stamps.pop(str(dst), None)
     with ThreadPoolExecutor(max(1, workers)) as ex: list(ex.map(run, jobs))
+    _copy_assets(SRC)       # after the pages: the paper's page writes papers/figures and papers/tables (papers/build.py)
     stamps_f.write_text(json.dumps(stamps, indent=1))
     t_nbs = time.time() - t_start
 
