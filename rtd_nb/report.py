@@ -583,15 +583,16 @@ def compute_stats(root:str|Path, df:pd.DataFrame|None=None)->pd.DataFrame:
     if d.empty or "step_s" not in d: raise _missing("no `train` lines with step_s in the main runs", root, "main")
     t = d.groupby(["benchmark", "seed", "method"])["step_s"].median().unstack("method")
     if "ft" not in t: raise _missing("no FT run to compare step times with", root, "main")
-    rel = t.div(t["ft"], axis=0).stack().rename("rel")
+    rel = t.div(t["ft"], axis=0).stack().dropna().rename("rel")   # a method a seed did not run is absent, not NaN
     out = rel.groupby(level=["benchmark", "method"]).agg(["mean", "std", "count"]).rename(columns={"std": "sd", "count": "n"})
-    out["step_s"] = t.stack().groupby(level=["benchmark", "method"]).mean()
+    out["step_s"] = t.stack().dropna().groupby(level=["benchmark", "method"]).mean()
     return out
 
 def compute_table(root:str|Path, df:pd.DataFrame|None=None)->pd.DataFrame:
     "Methods × benchmarks: training-step time relative to FT (mean ± sd over seeds, '×'), and FT's step time in seconds."
     st = compute_stats(root, df)
-    cell = lambda r: (f"{r['mean']:.2f}×" if not np.isfinite(r["sd"]) else f"{r['mean']:.2f} ± {r['sd']:.2f}×")
+    cell = lambda r: (("n/a" if not np.isfinite(r["mean"]) else f"{r['mean']:.2f}×") if not np.isfinite(r["sd"])
+                      else f"{r['mean']:.2f} ± {r['sd']:.2f}×")
     t = st.apply(cell, axis=1).unstack("benchmark")
     t = t[[b for b in BENCHMARKS if b in t.columns] + [b for b in t.columns if b not in BENCHMARKS]]
     t = t.loc[_order(t.index)]

@@ -37,3 +37,14 @@ def test_isolated_processes(tmp_path):
     ft = r["methods"][0]
     assert "error" not in ft, ft
     assert ft["step_rel"] == 1 and math.isfinite(r["ft_drift"]) and "VmHWM" in ft["memory_measure"]
+
+
+def test_tag_and_setup_time(tmp_path):
+    "`tag` names the files (e.g. the table before an optimisation); every row reports its setup time."
+    out = run_bench(("tiny-clip",), {"FT": "ft", "RTD": "rtd:lam_ar=0.0"}, tmp_path, warmup=0, reps={"tiny-clip": 1},
+                    isolate=False, tag="before")
+    assert (tmp_path/"overhead_before.json").exists() and (tmp_path/"overhead_before.md").exists()
+    assert not (tmp_path/"overhead.json").exists() and out["meta"]["tag"] == "before"
+    t = overhead_table(out["results"][0])
+    assert (t.setup_s > 0).all() and out["results"][0]["reps"] == 1
+    assert "(before)" in (tmp_path/"overhead_before.md").read_text()

@@ -226,3 +226,125 @@ def test_frozen_teacher_eval_locked_and_invisible():
     x = torch.randn(4, 3)
     assert torch.equal(t(x), t(x)) and not t(x).requires_grad
     assert frozen_teacher(t) is t
+
+
+# --- the cheap paths (issue 11): fused RTD forward, one-pass floor, Lipsum text bank -------------------------------
+
+from fastai.data.core import DataLoaders
+from fastai.callback.core import CancelValidException
+
+
+class _Grab(Callback):
+    "Copy every gradient at `before_step`; skip validation."
+    order = 100
+    def before_step(self): self.g = {n: p.grad.clone() for n, p in self.learn.model.named_parameters() if p.grad is not None}
+    def before_validate(self): raise CancelValidException()
+
+
+def _moved(model, scale=0.02, seed=1):
+    "A copy of `model` whose weights moved away from it (so KD, AR and Lipsum are not trivially 0 at step 1)."
+    m = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters(): p.add_(scale * torch.randn(p.shape, generator=g))
+    return m
+
+
+def _one_step(data, cbs_fn, seed=0):
+    "Recorded terms, gradients and learner after one training step of a moved tiny-clip student on 8 real images."
+    x, y, zs = data
+    student = _moved(zs)
+    ds = list(zip(x[:8], y[:8]))
+    grab = _Grab()
+    learn = Learner(DataLoaders.from_dsets(ds, ds, bs=8, shuffle=False, device="cpu"), student, CrossEntropyLossFlat(),
+                    opt_func=Adam, lr=1e-3, cbs=cbs_fn(zs) + [grab])
+    torch.manual_seed(seed)
+    quiet_fit(learn, 1)
+    return learn.recorder.loss_terms[0], grab.g, learn
+
+
+@pytest.mark.parametrize("kd_on", ["perturbed", "both"])
+def test_fused_equals_two_forwards(data, kd_on):
+    "Same perturbed batch, no BatchNorm: one fused student forward gives the loss terms and gradients of two forwards."
+    hp = dict(perturb=InputNoise(0.2), lam_kd=1., T=2., lam_ar=1., kd_on=kd_on,
+              layers=["encoder.visual.transformer.resblocks.0", "encoder.visual.transformer.resblocks.1"])
+    (r1, g1, l1), (r2, g2, l2) = (_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp)]) for f in (True, False))
+    assert [l.cbs.filter(lambda c: isinstance(c, RTDCallback))[0]._mode for l in (l1, l2)] == ["fused", "two"]
+    assert r1["kd"] > 1e-4 and r1["ar"] > 1e-6
+    for k in ("ce", "kd", "ar", "loss"): assert r1[k] == pytest.approx(r2[k], rel=1e-5, abs=1e-7), k
+    assert set(g1) == set(g2) and len(g1) > 10
+    for n in g1: torch.testing.assert_close(g1[n], g2[n], rtol=1e-4, atol=1e-6)
+    assert hooks_left(l1) == 0
+
+
+def test_fused_rtd_with_lipsum_uses_the_clean_half(data):
+    "Lipsum-FT's head hook sees [x; x'] under a fused RTD forward and keeps the clean half: same terms as two forwards."
+    hp = dict(perturb=InputNoise(0.2), lam_kd=1., lam_ar=0.)
+    rows = [_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp), LipsumCallback(t, bank=64)])[0] for f in (True, False)]
+    for k in ("ce", "kd", "lipsum", "loss"): assert rows[0][k] == pytest.approx(rows[1][k], rel=1e-5, abs=1e-7), k
+    assert rows[0]["lipsum"] > 0
+
+
+def test_default_is_fused_and_batchnorm_falls_back(data):
+    learn = quiet_fit(learner(data, [("rtd", dict(lam_ar=1.))]), 1)
+    assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0]._mode == "fused"
+    net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.BatchNorm2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 10))
+    x, y, _ = data
+    ds = list(zip(x[:8], y[:8]))
+    rtd = RTDCallback(net, perturb=InputNoise(0.1))
+    bn = Learner(DataLoaders.from_dsets(ds, ds, bs=4, device="cpu"), net, CrossEntropyLossFlat(), cbs=[rtd])
+    quiet_fit(bn, 1)
+    assert rtd._mode == "two" and np.isfinite(loss_terms(bn).kd).all()       # BatchNorm in train mode: two forwards
+    net.eval(); rtd._bns = [net[1]]
+    assert rtd.step_mode() == "fused"
+
+
+def test_one_pass_floor_trains_on_perturbed(data):
+    "ce_on='perturbed': the batch is x', one student forward serves CE and KD (AR hooks capture during it)."
+    class SeeX(Callback):
+        order, run_valid = 6, False
+        def after_pred(self): self.seen = self.learn.xb[0].clone()
+    see = SeeX()
+    learn = quiet_fit(learner(data, [("rtd", dict(ce_on="perturbed", lam_ar=1.))], cbs=[see]), 1)
+    df = loss_terms(learn)
+    assert np.isfinite(df[["ce", "kd", "ar"]].values).all() and hooks_left(learn) == 0
+    assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0]._mode == "1pass"
+    rows = data[0][:16].flatten(1)                                  # fastai's forward saw x', no clean image
+    assert see.seen.shape[0] == 8 and not (see.seen.flatten(1)[:, None] == rows[None]).all(-1).any()
+    with pytest.raises(ValueError, match="kd_on='perturbed'"): RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_on="both")
+
+
+def test_lipsum_bank_equals_fresh_given_the_same_texts(data):
+    "A bank of N ≤ M texts drawn by the same seeded generator is used whole: the same texts as fresh mode's first step."
+    (rf, _, lf), (rb, _, lb) = (_one_step(data, lambda t, b=b: [LipsumCallback(t, M=16, bank=b)]) for b in (0, 16))
+    cf, cb = (l.cbs.filter(lambda c: isinstance(c, LipsumCallback))[0] for l in (lf, lb))
+    assert torch.equal(cf.text_ids, cb.text_ids)
+    assert rb["lipsum"] == pytest.approx(rf["lipsum"], rel=1e-6) and rb["loss"] == pytest.approx(rf["loss"], rel=1e-6)
+    enc = data[2].encoder
+    torch.testing.assert_close(cb._bank, enc.encode_text(cb._bank_ids).detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_lipsum_bank_sampling_and_reuse(data):
+    learn = learner(data, [("lipsum", dict(bank=100, M=20))])
+    quiet_fit(learn, 1)
+    cb = learn.cbs.filter(lambda c: isinstance(c, LipsumCallback))[0]
+    bank = cb._bank
+    assert bank.shape[0] == 100 and cb.text_ids.shape[0] == 20 and not bank.requires_grad
+    quiet_fit(learn, 1)
+    assert cb._bank is bank                                          # built once: the text tower is frozen
+    with pytest.raises(ValueError, match="bank must be"): LipsumCallback(data[2], bank=-1)
+
+
+def test_encode_texts_trims_open_clip_padding(data):
+    from rtd_nb.losses import random_texts
+    enc = data[2].encoder
+    ids = random_texts(enc.tokenizer, 8, 5, torch.Generator().manual_seed(0))
+    assert ids.shape[1] > 10                                         # padded to the context length
+    torch.testing.assert_close(encode_texts(enc, ids, chunk=2), enc.encode_text(ids).detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_fused_flag_validation():
+    m = nn.Linear(2, 2)
+    assert RTDCallback(m, fused="false").fused is False and RTDCallback(m, fused="auto").fused == "auto"
+    with pytest.raises(ValueError, match="fused must be"): RTDCallback(m, fused="sometimes")
+    with pytest.raises(ValueError, match="ce_on must be"): RTDCallback(m, ce_on="both")

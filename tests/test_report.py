@@ -132,3 +132,18 @@ def test_real_runner_output(tmp_path):
     assert v["ood_rtd_vader"] == t["RTD"]["OOD mean"].strip("*") and v["n_seeds_vader"] == "2"
     assert v["wise_best_alpha_vader"] in {"0", "0.5", "1"} and v["ablation_best_cell"] == "kd-only"
     assert v["farthest_split_vader"] in {"tweets", "amazon", "nyt"}
+
+def test_compute_table_marks_missing_step_times_na(tmp_path):
+    "A method one benchmark did not time (its runs have no `train` line) reads 'n/a' there, never 'nan×'."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        R = rp.synthetic_results(tmp_path/"results")
+    runs = [c.parent for c in (R/"main"/"fmnist-c").glob("*/config.json") if json.loads(c.read_text())["method"] == "lpft"]
+    assert runs
+    for d in runs:                          # LP-FT loses its step times on Fashion-MNIST-C only
+        m = d/"metrics.jsonl"
+        m.write_text("".join(l + "\n" for l in m.read_text().splitlines() if json.loads(l)["model"] != "train"))
+    t = rp.compute_table(R)
+    assert not any("nan" in str(c) for c in t.to_numpy().ravel()), t
+    fm, va = "Fashion-MNIST-C: step / FT", "VADER: step / FT"
+    assert t.loc["LP-FT", fm] == "n/a" and t.loc["LP-FT", va].endswith("×"), t
