@@ -290,6 +290,8 @@ def _run_page(src:Path, dst:Path, mode:str, timeout:float, failed_err=None):
     import tempfile
     cmd = [sys.executable, str(Path(__file__).resolve()), '_page', str(src), str(dst), mode]
     env = dict(os.environ)
+    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):    # pages run side by side: each its share of the cores (see build)
+        env.setdefault(k, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
     if failed_err is not None: env['RTD_DOCS_FAILED'] = failed_err[-2000:]
     t0 = time.time()
     with tempfile.TemporaryFile('w+') as f:
@@ -465,7 +467,11 @@ def write_sphinx_source(pages:list[Path], sidebar:Path):
     nb.cells.append(cell)
     write_nb(nb, idx)
 
+_WORKERS = 1     # pages executed at once (set by `build`)
+
 def build(out:Path, workers:int, timeout:float, only:str, force:bool, sphinx_jobs:str)->int:
+    global _WORKERS
+    _WORKERS = max(1, workers)      # torch would give every page process all the cores: oversubscribed, many times slower
     t_start = time.time()
     os.chdir(ROOT)
     from nbdev.quarto import refresh_quarto_yml

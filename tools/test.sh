@@ -24,7 +24,10 @@ else echo "ok: notebooks are clean"; fi
 # nbs/runs/ holds run outputs (the executed copies papermill writes), not sources.
 needs=$(python -c "from nbdev.config import get_config; import re; print('|'.join(re.escape(n) for n in get_config().get('needs_data', '').split()))")
 echo "== nbdev_test (every notebook except the needs_data ones: ${needs:-none})"
-time nbdev_test --n_workers "${NBDEV_WORKERS:-2}" --timing --skip_file_re "^([_.]${needs:+|$needs})" --skip_folder_re '^([_.].*|runs)$' || fail=1
+# notebooks run side by side: each gets its share of the cores (torch's default, every core per process, oversubscribes
+# them; on 2 cores that made 05_callbacks 7x slower than alone)
+w=${NBDEV_WORKERS:-2}; t=$(( $(nproc) / w )); [ "$t" -ge 1 ] || t=1
+time OMP_NUM_THREADS=${OMP_NUM_THREADS:-$t} MKL_NUM_THREADS=${MKL_NUM_THREADS:-$t} nbdev_test --n_workers "$w" --timing --skip_file_re "^([_.]${needs:+|$needs})" --skip_folder_re '^([_.].*|runs)$' || fail=1
 
 echo "== pytest tests/"
 python -m pytest tests/ -q -p no:cacheprovider || fail=1
