@@ -591,8 +591,7 @@ def compute_stats(root:str|Path, df:pd.DataFrame|None=None)->pd.DataFrame:
 def compute_table(root:str|Path, df:pd.DataFrame|None=None)->pd.DataFrame:
     "Methods × benchmarks: training-step time relative to FT (mean ± sd over seeds, '×'), and FT's step time in seconds."
     st = compute_stats(root, df)
-    cell = lambda r: (("n/a" if not np.isfinite(r["mean"]) else f"{r['mean']:.2f}×") if not np.isfinite(r["sd"])
-                      else f"{r['mean']:.2f} ± {r['sd']:.2f}×")
+    cell = lambda r: (f"{r['mean']:.2f}×" if not np.isfinite(r["sd"]) else f"{r['mean']:.2f} ± {r['sd']:.2f}×")
     t = st.apply(cell, axis=1).unstack("benchmark")
     t = t[[b for b in BENCHMARKS if b in t.columns] + [b for b in t.columns if b not in BENCHMARKS]]
     t = t.loc[_order(t.index)]

@@ -285,13 +285,13 @@ def _lib_hash()->str:
     files = sorted(Path(c.lib_path).rglob('*.py')) + [c.config_file]
     return _hash(PROC_VERSION, *[f.read_bytes() for f in files])
 
-def _run_page(src:Path, dst:Path, mode:str, timeout:float, failed_err=None):
+def _run_page(src:Path, dst:Path, mode:str, timeout:float, failed_err=None, workers:int=1):
     "Process one page in a child process (own process group), killed after `timeout` s; returns rc, output, wall s, CPU s."
     import tempfile
     cmd = [sys.executable, str(Path(__file__).resolve()), '_page', str(src), str(dst), mode]
     env = dict(os.environ)
-    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):    # pages run side by side: each its share of the cores (see build)
-        env.setdefault(k, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):    # `workers` pages run side by side: each its share of the cores
+        env.setdefault(k, str(max(1, (os.cpu_count() or 1) // max(1, workers))))   # (torch's all-cores default oversubscribes)
     if failed_err is not None: env['RTD_DOCS_FAILED'] = failed_err[-2000:]
     t0 = time.time()
     with tempfile.TemporaryFile('w+') as f:
@@ -467,11 +467,7 @@ def write_sphinx_source(pages:list[Path], sidebar:Path):
     nb.cells.append(cell)
     write_nb(nb, idx)
 
-_WORKERS = 1     # pages executed at once (set by `build`)
-
 def build(out:Path, workers:int, timeout:float, only:str, force:bool, sphinx_jobs:str)->int:
-    global _WORKERS
-    _WORKERS = max(1, workers)      # torch would give every page process all the cores: oversubscribed, many times slower
     t_start = time.time()
     os.chdir(ROOT)
     from nbdev.quarto import refresh_quarto_yml
@@ -499,11 +495,11 @@ def build(out:Path, workers:int, timeout:float, only:str, force:bool, sphinx_job
     results = {}
     def run(job):
         p, dst, mode, key = job
-        rc, out_, dt, cpu = _run_page(p, dst, mode, timeout)
+        rc, out_, dt, cpu = _run_page(p, dst, mode, timeout, workers=workers)
         err = out_ if rc != 0 else None
         for fb in [m for m in ('docs', 'none') if rc != 0 and m != mode][:2]:
             # still give the site its page (API tables from nbdev's own processing, else the bare page), flagged
-            rc2, out2, dt2, cpu2 = _run_page(p, dst, fb, timeout, failed_err=_last_line(err))
+            rc2, out2, dt2, cpu2 = _run_page(p, dst, fb, timeout, failed_err=_last_line(err), workers=workers)
             dt += dt2; cpu += cpu2
             if rc2 == 0: break
             err += '\n' + out2
