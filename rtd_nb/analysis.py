@@ -8,7 +8,7 @@ import numpy as np, pandas as pd, torch, torch.nn as nn
 from torch import Tensor
 import matplotlib.pyplot as plt, seaborn as sns
 from fastai.learner import Learner
-from .hooks import Activations, hookable_layers
+from .hooks import Activations, hookable_layers, token_mask
 from .evaluate import model_of, model_device, eval_mode, embed, _split_batch
 
 # %% auto #0
@@ -47,11 +47,6 @@ def pool_activation(a:Tensor, # a layer output: (B, D), (B, L, D) or (B, C, H, W
     if a.ndim == 4: return a.mean((2, 3))
     raise ValueError(f"cannot pool an activation of shape {tuple(a.shape)}; hook a layer with 2-, 3- or 4-d output")
 
-def _token_mask(model, x):
-    tok = getattr(getattr(model, "encoder", None), "tokenizer", None)
-    if getattr(model, "input_kind", None) == "text" and tok is not None: return (x != tok.pad_id)
-    return None
-
 def default_layers(model:nn.Module, # the model to inspect
                    x:Tensor|None=None, # an example batch: keep the layers that run on it
                   )->list:
@@ -71,7 +66,7 @@ def layer_features(learn_or_model:Learner|nn.Module, # the model to probe
             x = _split_batch(b)[0].to(dev)
             if layers is None: layers = default_layers(model, x)
             with Activations(model, layers, detach=True) as acts: model(x)
-            mask = _token_mask(model, x)
+            mask = token_mask(model, x)
             for l in layers: feats.setdefault(l, []).append(pool_activation(acts[l], mask, len(x)).float().cpu())
             n += len(x)
             if max_items is not None and n >= max_items: break

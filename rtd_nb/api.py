@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_api.ipynb #7e8f7107
 from __future__ import annotations
-import json, hashlib, time, warnings
+import json, hashlib, os, time, warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +18,18 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 import fastai.callback.progress  # progress bars (and `Learner.no_bar`)
 from .core import seed_everything, write_config, config_hash, check_positive, check_nonneg, get_device, append_metrics
-from .models import load_model, zeroshot_head, Classifier, ClassificationHead
+from .models import load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder
 from .data import ShiftData, ItemsDataset, make_shift_data, seeded_split, cap, tokenize_memo, vader_data, fmnist_c_data
-from .callbacks import get_method, method_hparams, prepare_model, robust_ft_cbs, frozen_teacher, StepTimer
-from .evaluate import evaluate, log_eval, _logged
+from .callbacks import StepTimer, epoch_terms
+from .methods import get_method, method_hparams, prepare_model, method_learner
+from .evaluate import evaluate, evaluate_preds, log_eval, _logged, save_preds, Preds
+from .baselines import cache_features, fit_linear_probe
 
 # %% auto #0
-__all__ = ['TABLE_FORMATS', 'IMAGE_EXTS', 'KNOWN_DATA', 'WEIGHTS', 'SCHEDULES', 'TABLES', 'BadInputError', 'read_table',
-           'labels_to_ids', 'image_folder_frame', 'load_images', 'frame_items', 'load_data', 'example_csv',
-           'build_classifier', 'data_fingerprint', 'model_fingerprint', 'finished', 'train_record', 'fine_tune',
-           'metrics_table', 'Result', 'reproduce']
+__all__ = ['TABLE_FORMATS', 'IMAGE_EXTS', 'KNOWN_DATA', 'INITS', 'WEIGHTS', 'SCHEDULES', 'START_KEYS', 'TABLES', 'BadInputError',
+           'read_table', 'labels_to_ids', 'image_folder_frame', 'load_images', 'frame_items', 'load_data',
+           'example_csv', 'build_classifier', 'data_fingerprint', 'model_fingerprint', 'finished', 'train_record',
+           'fine_tune', 'metrics_table', 'Result', 'reproduce']
 
 # %% ../nbs/10_api.ipynb #5112ee68
 class BadInputError(ValueError):
@@ -309,14 +311,32 @@ def example_csv(path:str|Path="reviews.csv", # where to write the table (.csv, .
     return p
 
 # %% ../nbs/10_api.ipynb #4ddc6c17
+INITS = ("zeroshot", "lp")
+
 def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or any module giving logits
                      data:ShiftData, # the data (its class names and input kind)
                      prompts:list|None=None, # zero-shot prompt templates
+                     init:str="zeroshot", # "zeroshot": the prompt head; "lp": a linear probe on the backbone's frozen features
+                     C:float=1.0, # the probe's inverse L2 regularisation (init="lp")
                     )->tuple:
-    "`(classifier, initial)`: the model to fine-tune and the name of its starting point ('zeroshot' or 'initial')."
+    "`(classifier, initial)`: the model to fine-tune and the name of its starting point ('zeroshot', 'lp' or 'initial')."
+    if init not in INITS: raise BadInputError(f"init must be one of {INITS}, got {init!r}")
     kind = getattr(model, "input_kind", None)
     if kind is not None and kind != data.kind:
         raise BadInputError(f"the model takes {kind} but the data holds {data.kind}: use a {data.kind} model")
+    n_cls = len(data.classnames)
+    if init == "lp":
+        if not (hasattr(getattr(model, "encoder", model), "encode_image") or hasattr(getattr(model, "encoder", model), "encode_text")):
+            raise BadInputError(f"init='lp' needs an encoder (from load_model) or a Classifier, got {type(model).__name__}")
+        enc = backbone_encoder(model)
+        dev = _device(enc)
+        x0 = data.dls.train.one_batch()[0][:2].to(dev)
+        d = Classifier(enc, nn.Identity(), data.classnames).eval().features(x0).shape[-1]
+        clf = Classifier(enc, ClassificationHead(torch.zeros(n_cls, d)), data.classnames).to(dev)
+        feats, ys = cache_features(clf, data.dls.train.new(shuffle=False, drop_last=False))
+        W, _ = fit_linear_probe(feats, ys, n_cls, C=C)
+        with torch.no_grad(): clf.head.weight.copy_(W.to(clf.head.weight))
+        return clf, "lp"
     if isinstance(model, Classifier) or not hasattr(model, "encode_text"): clf, initial = model, "initial"
     else: clf, initial = Classifier(model, zeroshot_head(model, data.classnames, prompts).to(_device(model)), data.classnames), "zeroshot"
     xb = data.dls.valid.one_batch()[0] if len(data.dls.valid.dataset) else data.dls.train.one_batch()[0]
@@ -324,10 +344,9 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
         was = clf.training; clf.eval()
         n = clf(xb[:2].to(_device(clf))).shape[-1]
         clf.train(was)
-    C = len(data.classnames)
-    if n != C:
-        raise BadInputError(f"the model's head gives {n} logits but the data has {C} classes ({', '.join(data.classnames[:6])}"
-                            f"{'…' if C > 6 else ''}): pass the encoder (model.encoder) to build a new zero-shot head, or data with the head's {n} classes")
+    if n != n_cls:
+        raise BadInputError(f"the model's head gives {n} logits but the data has {n_cls} classes ({', '.join(data.classnames[:6])}"
+                            f"{'…' if n_cls > 6 else ''}): pass the encoder (model.encoder) to build a new zero-shot head, or data with the head's {n} classes")
     return clf, initial
 
 def _device(m:nn.Module)->torch.device:
@@ -386,20 +405,48 @@ def finished(run_dir:str|Path, # a run folder
     logged = _logged(run_dir)
     return any((m, "summary") in logged for m in ({model} if model else {"zeroshot", "initial"}))
 
+def _drift(model:nn.Module, theta0:dict)->dict:
+    "How far the weights moved: ‖θ − θ₀‖ and ‖θ − θ₀‖/‖θ₀‖ over the floating-point tensors present in both."
+    sd = model.state_dict()
+    ks = [k for k, v in theta0.items() if v.is_floating_point() and k in sd and sd[k].shape == v.shape]
+    d2 = sum(float((sd[k].detach().float().cpu() - theta0[k].float().cpu()).pow(2).sum()) for k in ks)
+    n2 = sum(float(theta0[k].float().pow(2).sum()) for k in ks)
+    return dict(drift=d2 ** 0.5, drift_rel=(d2 / n2) ** 0.5 if n2 else float("nan"))
+
 def train_record(learn:Learner, # the learner after fitting
                  times:list, # wall seconds of every training step (`StepTimer.times`)
                  total:float, # wall seconds of the whole fit (validation included)
-                )->dict:
-    "The `train` line of metrics.jsonl: median step time, steps, fit time, and each loss term's mean over the last epoch."
+                 theta0:dict|None=None, # the starting weights, to record how far the model moved
+                )->list:
+    "The `train` lines of metrics.jsonl: one per epoch (every loss term's mean) and a summary (step time, fit time, drift)."
     rec = dict(model="train", split="summary", steps=len(times), step_s=float(np.median(times[1:] if len(times) > 1 else times)) if times else None,
                train_s=float(total))
+    if theta0 is not None: rec.update(_drift(learn.model, theta0))
     rows = getattr(learn.recorder, "loss_terms", None)
-    if rows:
-        df = pd.DataFrame(list(rows.values()))
-        last = df[df.epoch == df.epoch.max()]
-        rec.update({c: float(last[c].mean()) for c in last.columns if c not in ("iter", "epoch") and "/" not in c})
-    elif learn.recorder.values: rec["loss"] = float(learn.recorder.values[-1][0])
-    return rec
+    if not rows:
+        if learn.recorder.values: rec["loss"] = float(learn.recorder.values[-1][0])
+        return [rec]
+    ep = epoch_terms(learn)
+    rec.update({c: float(ep[c].iloc[-1]) for c in ep.columns if c != "epoch"})
+    return [dict(model="train", split="epoch", epoch=int(r["epoch"]), **{c: float(v) for c, v in r.items() if c != "epoch" and pd.notna(v)})
+            for r in ep.to_dict("records")] + [rec]
+
+START_KEYS = ("model", "pretrained", "data", "data_hash", "ood", "seed", "text_col", "image_col", "label_col", "domain_col",
+              "id_domain", "classnames", "prompts", "size", "max_items", "max_len", "fracs", "skip_bad", "data_root", "init")
+
+def _evaluate_start(clf, sd:ShiftData, cfg:dict, out_dir:Path, store:dict)->dict:
+    "Evaluate the starting model, or load its evaluation: it is the same for every method of a (model, data, seed, start)."
+    d = out_dir/".starts"/config_hash({k: cfg.get(k) for k in START_KEYS})
+    if (d/"preds.pt").exists():
+        try:
+            preds = torch.load(d/"preds.pt", weights_only=False)
+            if set(preds) == set(sd.tests) and all(len(p) == len(dl.dataset) for p, dl in zip(preds.values(), sd.tests.values())):
+                store.update(preds); return evaluate_preds(preds)
+        except Exception: pass                                       # unreadable cache: evaluate again
+    r = evaluate(clf, sd.tests, store_preds=store)
+    d.mkdir(parents=True, exist_ok=True); tmp = d/f"preds.{os.getpid()}.pt"
+    torch.save(dict(store), tmp); tmp.replace(d/"preds.pt")
+    return r
 
 def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32:openai", a HF name or folder) or a built model
               data, # image folder, CSV/TSV/Parquet/JSONL file, DataFrame, fastai `DataLoaders`, `ShiftData`, or a `KNOWN_DATA` name
@@ -427,6 +474,8 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
               progress:bool=True, # fastai progress bars and epoch table
               device=None, # default: CUDA if available, else CPU
               save_weights:bool=True, # write the fine-tuned weights (model.safetensors); False: config + metrics only
+              stochastic:bool=False, # train with dropout / BatchNorm batch statistics (default: eval mode, as the frozen teacher)
+              init:str="zeroshot", # the start (and frozen teacher): "zeroshot" (prompt head) or "lp" (linear probe on the backbone's features)
               tags:dict|None=None, # free labels kept in config.json (e.g. benchmark, experiment); part of the run's identity
               **hparams, # the method's hyper-parameters (e.g. lam_kd=0.5, T=4.0)
              )->Result:
@@ -438,13 +487,14 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
     check_positive("lr", lr); check_nonneg("wd", wd)
     if sched not in SCHEDULES: raise BadInputError(f"sched must be one of {SCHEDULES}, got {sched!r}")
     if not 0 <= warmup < 1: raise BadInputError(f"warmup must be in [0, 1), got {warmup!r}")
+    if init not in INITS: raise BadInputError(f"init must be one of {INITS}, got {init!r}")
     cfg = dict(model=model_fingerprint(model), model_is_name=isinstance(model, str), pretrained=pretrained,
                data=str(data) if isinstance(data, (str, Path)) else type(data).__name__, data_hash=data_fingerprint(data),
                ood=[[k, str(o) if isinstance(o, (str, Path)) else type(o).__name__, data_fingerprint(o)] for k, o in _ood_items(ood)] or None,
                method=m.name, hparams={k: _jsonable(v) for k, v in hp.items()}, epochs=int(epochs), lr=float(lr), bs=int(bs),
                wd=float(wd), sched=sched, warmup=float(warmup), seed=int(seed), text_col=text_col, image_col=image_col,
                label_col=label_col, domain_col=domain_col, id_domain=id_domain, classnames=classnames, prompts=prompts,
-               size=size, max_items=max_items, max_len=max_len, fracs=list(fracs), skip_bad=skip_bad,
+               size=size, max_items=max_items, max_len=max_len, fracs=list(fracs), skip_bad=skip_bad, stochastic=bool(stochastic), init=init,
                data_root=str(data_root) if data_root else None)
     if tags: cfg["tags"] = {k: _jsonable(v) for k, v in dict(tags).items()}
     for src in [data] + [o for _, o in _ood_items(ood)]: _check_source(src)
@@ -458,27 +508,26 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
     sd = load_data(data, base, ood, text_col=text_col, image_col=image_col, label_col=label_col, domain_col=domain_col,
                    id_domain=id_domain, classnames=classnames, bs=bs, max_items=max_items, seed=seed, fracs=fracs, size=size,
                    max_len=max_len, skip_bad=skip_bad, data_root=data_root, device=device or _device(base))
-    clf, initial = build_classifier(base, sd, prompts)
+    clf, initial = build_classifier(base, sd, prompts, init)
     head = getattr(clf, "head", None)
     cfg.update(classnames=sd.classnames, kind=sd.kind, initial=initial, data_name=sd.name,
                head_dim=int(head.in_features) if isinstance(head, nn.Linear) else None)
     write_config(run_dir, cfg)
     preds = {initial: {}, "final": {}}    # per-split logits of both models (kept on the `Result` for calibration plots)
-    metrics = {initial: evaluate(clf, sd.tests, store_preds=preds[initial])}
+    metrics = {initial: _evaluate_start(clf, sd, cfg, Path(out_dir), preds[initial])}
     log_eval(run_dir, metrics[initial], model=initial)
     seed_everything(seed)
-    teacher = frozen_teacher(clf) if m.needs_teacher else None
-    net = prepare_model(m, clf, **hp)
+    theta0 = {k: v.detach().clone() for k, v in clf.state_dict().items()} if epochs else None
     timer = StepTimer()
-    learn = Learner(sd.dls, net, loss_func=CrossEntropyLossFlat(), opt_func=Adam, lr=lr, wd=wd, metrics=[accuracy],
-                    cbs=robust_ft_cbs(m, net, teacher=teacher, **hp) + [timer])
+    learn = method_learner(clf, sd.dls, m, lr=lr, wd=wd, stochastic=stochastic, cbs=[timer], **hp)
     if epochs:
         t0 = time.perf_counter()
         with (nullcontext() if progress else learn.no_bar()), (nullcontext() if progress else learn.no_logging()):
             _fit(learn, int(epochs), lr, wd, sched, warmup)
-        append_metrics(run_dir, train_record(learn, timer.times, time.perf_counter() - t0))
+        for rec in train_record(learn, timer.times, time.perf_counter() - t0, theta0): append_metrics(run_dir, rec)
         metrics["final"] = evaluate(learn.model, sd.tests, store_preds=preds["final"])
         log_eval(run_dir, metrics["final"], model="final")
+    save_preds(run_dir, {k: v for k, v in preds.items() if v})
     res = Result(learn.model, learn, metrics, json.loads(json.dumps(cfg, default=str)), run_dir, sd, preds)
     if save_weights: res.save(run_dir)
     return res
@@ -563,6 +612,7 @@ class Result:
             if not cfg.get("model_is_name"):
                 raise BadInputError(f"{run_dir} was trained from a built model ({cfg['model']}): pass model= (one of the same architecture) to Result.load")
             enc = load_model(cfg["model"], cfg.get("pretrained"), device)
+            if cfg.get("init") == "lp": enc = backbone_encoder(enc)
             model = Classifier(enc, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)
         elif hasattr(model, "encode_text") and not isinstance(model, Classifier):
             model = Classifier(model, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)

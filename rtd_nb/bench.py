@@ -15,7 +15,8 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.optimizer import Adam
 from .core import seed_everything, get_device
 from .models import load_model, zeroshot_classifier
-from .callbacks import get_method, method_hparams, prepare_model, robust_ft_cbs, InputNoise, frozen_teacher
+from .callbacks import InputNoise, frozen_teacher
+from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
 
 # %% auto #0
@@ -95,11 +96,9 @@ def step_learner(model:nn.Module, # the student (a fresh copy per method)
     name, hp = parse_spec(spec)
     m = get_method(name)
     if perturb is not None and "perturb" in m.defaults and "perturb" not in hp: hp["perturb"] = perturb
-    model = prepare_model(m, model, **hp)
-    cbs = robust_ft_cbs(m, model, **hp)
     ds = list(zip(x.cpu(), y.cpu()))
     dls = DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device=x.device)
-    learn = Learner(dls, model, CrossEntropyLossFlat(), opt_func=Adam, lr=lr, cbs=[*cbs, StepTimer()])
+    learn = method_learner(model, dls, m, lr=lr, wd=0., metrics=[], cbs=[StepTimer()], **hp)
     if bf16 if bf16 is not None else x.device.type == "cuda":
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
         learn.to_bf16()

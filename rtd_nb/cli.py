@@ -31,7 +31,7 @@ def parse_hparams(extra:list, # leftover command-line words: --name value ...
                   method:str, # the method whose defaults give the types
                  )->dict:
     "Method hyper-parameters from `--lam-kd 0.5 --T 4` style words (dashes become underscores)."
-    from rtd_nb.callbacks import get_method
+    from rtd_nb.methods import get_method
     defaults, out, i = get_method(method).defaults, {}, 0
     while i < len(extra):
         w = extra[i]
@@ -138,11 +138,7 @@ def cmd_eval(a, extra)->int:
 
 def methods_table()->list:
     "One dict per registered method: name, hyper-parameters with defaults, description."
-    import importlib
-    from rtd_nb.callbacks import METHODS
-    try: importlib.import_module("rtd_nb.baselines")
-    except ModuleNotFoundError as e:
-        if e.name != "rtd_nb.baselines": raise
+    from rtd_nb.methods import METHODS
     return [dict(method=k, hparams=dict(m.defaults), doc=m.doc) for k, m in METHODS.items()]
 
 def cmd_methods(a, extra)->int:

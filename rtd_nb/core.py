@@ -5,13 +5,14 @@
 # %% ../nbs/00_core.ipynb #d3c49070
 from __future__ import annotations
 import os, json, random, shutil, hashlib, datetime, platform
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['VADER_SDIST', 'seed_everything', 'get_device', 'preserve_mode', 'check_nonneg', 'check_positive', 'AssetMissingError',
-           'data_dir', 'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet', 'versions',
-           'config_hash', 'write_config', 'append_metrics', 'read_results']
+__all__ = ['VADER_SDIST', 'seed_everything', 'get_device', 'preserve_mode', 'as_generator', 'attack_mode', 'check_nonneg',
+           'check_positive', 'AssetMissingError', 'data_dir', 'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir',
+           'install_wordnet', 'versions', 'config_hash', 'write_config', 'append_metrics', 'read_results']
 
 # %% ../nbs/00_core.ipynb #6e6c5476
 def seed_everything(seed:int, # the one seed of a run
@@ -32,8 +33,6 @@ def get_device(device:str|torch.device|None=None, # explicit device, or None for
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 # %% ../nbs/00_core.ipynb #3d54b718
-from contextlib import contextmanager
-
 @contextmanager
 def preserve_mode(model:torch.nn.Module, # the model whose submodules' train/eval flags are restored on exit
                   train:bool|None=None, # set this mode inside the block (None: leave as is)
@@ -45,6 +44,34 @@ def preserve_mode(model:torch.nn.Module, # the model whose submodules' train/eva
         yield model
     finally:
         for m, t in modes: m.training = t
+
+# %% ../nbs/00_core.ipynb #f2b3bc03
+def as_generator(generator:torch.Generator|int|None, # a Generator on `device`, an int seed, or None (global RNG)
+                 device:torch.device|str="cpu", # the device the random numbers are drawn on
+                )->torch.Generator|None:
+    "A `torch.Generator` on `device`: `generator` itself, a new one seeded with an int, or None for the global RNG."
+    if generator is None or isinstance(generator, torch.Generator):
+        if generator is not None and generator.device.type != torch.device(device).type:
+            raise ValueError(f"generator is on {generator.device} but the images are on {device}; "
+                             f"create it with torch.Generator(device={str(device)!r}) or pass an int seed")
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool) and generator >= 0:
+        return torch.Generator(device=device).manual_seed(int(generator))
+    raise TypeError(f"generator must be a torch.Generator, a non-negative int seed or None, got {generator!r}")
+
+@contextmanager
+def attack_mode(model:torch.nn.Module, # the attacked model
+               ):
+    "Model in eval mode with frozen parameters inside the block; each module's mode and `requires_grad` restored after."
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        for p, _ in flags: p.requires_grad_(False)
+        yield model
+    finally:
+        for m, t in modes: m.training = t
+        for p, f in flags: p.requires_grad_(f)
 
 # %% ../nbs/00_core.ipynb #db2542fd
 def check_nonneg(name:str, # the argument's name, for the message

@@ -12,13 +12,14 @@ import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from torch.utils.data import Dataset
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
+from fastai.data.load import ItemTransform
 from .core import AssetMissingError, data_dir, vader_sdist, fashion_mnist_dir, get_device
 
 # %% auto #0
-__all__ = ['VADER_FILES', 'VADER_CLASSES', 'FMNIST_CLASSES', 'IMAGENET_C', 'IMAGENET_C_FAMILY', 'SHIFT_OF_SEVERITY',
-           'FMNIST_C_DEFAULT', 'ItemsDataset', 'ShiftData', 'make_shift_data', 'seeded_split', 'cap', 'vader_frame',
-           'tokenize_texts', 'vader_data', 'tokenize_memo', 'read_idx', 'fashion_mnist', 'to_rgb', 'corrupt_images',
-           'fmnist_c_data']
+__all__ = ['VADER_FILES', 'VADER_CLASSES', 'FMNIST_CLASSES', 'IMAGENET_C', 'IMAGENET_C_FAMILY', 'SHIFT_OF_SEVERITY', 'GLASS',
+           'FMNIST_C_DEFAULT', 'ItemsDataset', 'ShiftData', 'make_shift_data', 'TrimPad', 'token_lengths',
+           'sortish_shuffle', 'by_length', 'seeded_split', 'cap', 'vader_frame', 'tokenize_texts', 'vader_data',
+           'tokenize_memo', 'read_idx', 'fashion_mnist', 'to_rgb', 'glass_blur', 'corrupt_images', 'fmnist_c_data']
 
 # %% ../nbs/07_data.ipynb #0c3bf70c
 class ItemsDataset(Dataset):
@@ -82,28 +83,74 @@ def make_shift_data(train:ItemsDataset, # ID training set
                     tests:dict, # name → ItemsDataset; put 'id_test' first
                     classnames:list, # class names in label order
                     kind:str, # 'image' or 'text'
-                    bs:int=64, # batch size (evaluation loaders use 2×bs)
+                    bs:int=64, # batch size of training
                     seed:int=0, # seeds the training loader's shuffling
                     num_workers:int=0, # see above: 0 is fastest on 2 cores
                     device=None, # where batches go; None → `get_device()`
                     name:str="", # benchmark name
                     info:dict|None=None, # extra facts to keep
                     verbose:bool=False, # print the summary
+                    pad_id:int=0, # text: the tokenizer's padding id (trailing pad columns are dropped per batch)
+                    sortish:bool=True, # text: training batches of similar lengths (shuffled), less padding
+                    eval_bs:int|None=None, # batch size of the evaluation loaders (default 4×bs)
                    )->ShiftData:
     "Wrap datasets into a `ShiftData` with a seeded, shuffled train loader and ordered evaluation loaders."
     if kind not in ("image", "text"): raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
     if len(train) == 0: raise ValueError("the training set is empty; raise max_items or check the data root")
     device = get_device(device)
-    trn = DataLoader(train, bs=bs, shuffle=True, drop_last=len(train) > bs, num_workers=num_workers, device=device)
-    trn.rng = random.Random(seed)
-    val = DataLoader(valid, bs=2*bs, shuffle=False, num_workers=num_workers, device=device)
+    eval_bs, text = eval_bs or 4*bs, kind == "text"
+    tb = dict(after_batch=TrimPad(pad_id)) if text else {}
+    rng = random.Random(seed)
+    sh = dict(shuffle_fn=sortish_shuffle(token_lengths(train.x, pad_id), bs, rng)) if text and sortish else {}
+    trn = DataLoader(train, bs=bs, shuffle=True, drop_last=len(train) > bs, num_workers=num_workers, device=device, **tb, **sh)
+    trn.rng = rng
+    ev = lambda ds: by_length(ds, pad_id) if text else ds     # evaluation: longest first, so every batch is barely padded
+    val = DataLoader(ev(valid), bs=eval_bs, shuffle=False, num_workers=num_workers, device=device, **tb)
     dls = DataLoaders(trn, val, device=device)
-    tst = {k: DataLoader(ds, bs=2*bs, shuffle=False, num_workers=num_workers, device=device) for k,ds in tests.items()}
+    tst = {k: DataLoader(ev(ds), bs=eval_bs, shuffle=False, num_workers=num_workers, device=device, **tb) for k,ds in tests.items()}
     res = ShiftData(dls, tst, list(classnames), kind, name, dict(seed=seed, **(info or {})))
     if verbose:
         s = res.summary()
         print(f"{res}\n{(s if len(s) <= 24 else res.summary('split')).to_string(index=False)}")
     return res
+
+# %% ../nbs/07_data.ipynb #d17ee31a
+class TrimPad(ItemTransform):
+    "Drop the trailing columns of a batch of token ids that are padding in every row (images pass through)."
+    order = 0
+    def __init__(self, pad_id:int=0): super().__init__(); self.pad_id = pad_id
+    def encodes(self, b):
+        x = b[0]
+        if not torch.is_tensor(x) or x.is_floating_point() or x.ndim != 2: return b
+        real = (x != self.pad_id).any(0).nonzero()
+        return (x[:, :int(real.max()) + 1 if len(real) else 1], *b[1:])
+
+def token_lengths(x:torch.Tensor, # token ids (N, L), right-padded
+                  pad_id:int=0)->np.ndarray:
+    "Number of real tokens of every row."
+    return (torch.as_tensor(x) != pad_id).sum(1).cpu().numpy()
+
+def sortish_shuffle(lengths:np.ndarray, # real tokens per item
+                    bs:int, # batch size
+                    rng:random.Random, # the loader's seeded generator
+                    chunk:int=50, # batches per sorted chunk
+                   ):
+    "A fastai `shuffle_fn`: shuffled indices arranged so every run of `bs` has similar lengths; full batches first."
+    def shuffle_fn(idxs):
+        idxs = rng.sample(list(idxs), len(idxs))
+        c = bs * chunk
+        order = [i for s in range(0, len(idxs), c) for i in sorted(idxs[s:s+c], key=lambda j: -lengths[j])]
+        full = [order[i:i+bs] for i in range(0, len(order) - len(order) % bs, bs)]
+        rng.shuffle(full)
+        return [i for b in full for i in b] + order[len(order) - len(order) % bs:]
+    return shuffle_fn
+
+def by_length(ds:ItemsDataset, # token-id items
+              pad_id:int=0)->ItemsDataset:
+    "The same items ordered longest first (stable), with labels, groups and metadata alongside."
+    o = np.argsort(-token_lengths(ds.x, pad_id), kind="stable")
+    t = torch.as_tensor(o)
+    return ItemsDataset(ds.x[t], np.asarray(ds.y)[o], ds.groups[o], ds.tfm, ds.meta.iloc[o].reset_index(drop=True))
 
 # %% ../nbs/07_data.ipynb #77a7a09a
 def seeded_split(n:int, # number of items
@@ -209,7 +256,8 @@ def vader_data(tokenizer, # the text encoder's `.tokenizer` (list[str] → LongT
         od = df[df.domain == dom].reset_index(drop=True)
         tests[dom] = ds(od, cap(np.arange(len(od)), max_items, seed))
     return make_shift_data(ds(idd, tr), ds(idd, va), tests, VADER_CLASSES, "text", bs, seed, num_workers, device,
-                           name=f"vader-{id_domain}", info=dict(id_domain=id_domain, max_len=max_len, fracs=fracs), verbose=verbose)
+                           name=f"vader-{id_domain}", info=dict(id_domain=id_domain, max_len=max_len, fracs=fracs), verbose=verbose,
+                           pad_id=int(getattr(tokenizer, "pad_id", 0)))
 
 # %% ../nbs/07_data.ipynb #be14025d
 _TOKEN_MEMO = weakref.WeakKeyDictionary()
@@ -277,6 +325,26 @@ def _imagecorruptions():
         C.gaussian = gaussian
     return imagecorruptions
 
+GLASS = [(0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)]  # ImageNet-C glass blur: σ, max shift, iterations
+
+def glass_blur(x:np.ndarray, # uint8 images (N,H,W,3)
+               severity:int, # 1 … 5
+              )->np.ndarray:
+    "ImageNet-C's glass blur of a batch, as `imagecorruptions` computes it per image (same random draws), vectorised over images."
+    from skimage.filters import gaussian
+    s, d, it = GLASS[severity - 1]
+    x = np.stack([np.uint8(gaussian(im / 255., sigma=s, channel_axis=-1) * 255) for im in x])
+    N, H, W = x.shape[:3]
+    hs, ws = range(H - d, d, -1), range(W - d, d, -1)
+    off = np.random.randint(-d, d, size=(N, it, len(hs), len(ws), 2))   # image by image, in the reference's order
+    n = np.arange(N)
+    for i in range(it):
+        for a, h in enumerate(hs):
+            for b, w in enumerate(ws):
+                dx, dy = off[:, i, a, b, 0], off[:, i, a, b, 1]
+                x[n, h, w] = x[n, h + dy, w + dx]      # the reference's tuple "swap" of numpy views copies one way
+    return np.stack([np.clip(gaussian(im / 255., sigma=s, channel_axis=-1), 0, 1) * 255 for im in x])
+
 def corrupt_images(x:torch.Tensor, # uint8 images (N,3,H,W), H,W ≥ 32
                    corruption:str, # one of `IMAGENET_C`
                    severity:int, # 1 (mild) … 5 (severe)
@@ -291,13 +359,14 @@ def corrupt_images(x:torch.Tensor, # uint8 images (N,3,H,W), H,W ≥ 32
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = [np.asarray(ic.corrupt(np.ascontiguousarray(im.permute(1, 2, 0).numpy()), corruption_name=corruption,
-                                         severity=severity)) for im in x]
+            ims = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy())
+            if corruption == "glass_blur": out = np.uint8(glass_blur(ims, severity))
+            else: out = np.stack([np.asarray(ic.corrupt(im, corruption_name=corruption, severity=severity)) for im in ims])
     finally: np.random.set_state(state)
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous().to(torch.uint8)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(torch.uint8)
 
 # %% ../nbs/07_data.ipynb #6da88336
-FMNIST_C_DEFAULT = dict(train=2000, valid=500, test=250)
+FMNIST_C_DEFAULT = dict(train=2000, valid=500, test=500)
 
 def _fmnist_c_cached(x:torch.Tensor, idx:np.ndarray, corruption:str, severity:int, size:int, seed:int)->torch.Tensor:
     "Load or generate (and cache) one corruption-severity of the test images `x` (Fashion-MNIST test indices `idx`)."
@@ -324,11 +393,12 @@ def _to_unit(x): return x.float().div_(255)
 def fmnist_c_data(size:int=32, # image side in pixels (≥ 32 for the corruptions)
                   bs:int=64, # batch size
                   max_items:int|None=None, # cap on every split; None: `FMNIST_C_DEFAULT` (CI size)
-                  seed:int=0, # seeds the split, the subsets, the corruptions and the shuffling
+                  seed:int=0, # seeds the training/validation split, their subsets and the shuffling
+                  test_seed:int=0, # seeds the test subset and its corruptions: the same test set for every training seed
                   corruptions:list|None=None, # subset of `IMAGENET_C` (None: all 15)
                   severities:tuple=(1, 2, 3, 4, 5), # severities to evaluate
                   num_workers:int=0, # loader workers (0 is fastest on 2 cores)
-                  group_by:str="shift", # evaluation loaders: 'shift' (near/mid/far), 'corruption' or 'each'
+                  group_by:str="corruption", # evaluation loaders: 'corruption' (15 sets, severities pooled), 'shift' (near/mid/far by severity) or 'each'
                   device=None, # where batches go (None: `get_device()`)
                   verbose:bool=True, # print the summary
                  )->ShiftData:
@@ -342,7 +412,7 @@ def fmnist_c_data(size:int=32, # image side in pixels (≥ 32 for the corruption
     n = FMNIST_C_DEFAULT if max_items is None else dict(train=max_items, valid=max_items, test=max_items)
     xtr, ytr = fashion_mnist("train"); xte, yte = fashion_mnist("test")
     tr, va = seeded_split(len(ytr), (0.9, 0.1), seed)
-    tr, va, te = cap(tr, n["train"], seed), cap(va, n["valid"], seed+1), cap(np.arange(len(yte)), n["test"], seed+2)
+    tr, va, te = cap(tr, n["train"], seed), cap(va, n["valid"], seed+1), cap(np.arange(len(yte)), n["test"], test_seed+2)
     def meta(c, s, idx): return pd.DataFrame(dict(corruption=c, severity=s, family=IMAGENET_C_FAMILY.get(c, "clean"),
                                                   shift=SHIFT_OF_SEVERITY.get(s, "clean"), index=idx))
     def ds(x, y, groups, m): return ItemsDataset(x, y, groups, tfm=_to_unit, meta=m)
@@ -350,7 +420,7 @@ def fmnist_c_data(size:int=32, # image side in pixels (≥ 32 for the corruption
     parts = {}
     for c in corruptions:
         for s in sorted(severities):
-            parts[(c, s)] = _fmnist_c_cached(clean, te, c, s, size, seed)
+            parts[(c, s)] = _fmnist_c_cached(clean, te, c, s, size, test_seed)
     key = {"shift": lambda c,s: SHIFT_OF_SEVERITY[s], "corruption": lambda c,s: c, "each": lambda c,s: f"{c}-{s}"}[group_by]
     order = list(dict.fromkeys(key(c, s) for s in sorted(severities) for c in corruptions))
     tests = {"id_test": ds(clean, yte[te], "clean", meta("clean", 0, te))}
@@ -363,5 +433,5 @@ def fmnist_c_data(size:int=32, # image side in pixels (≥ 32 for the corruption
                            ds(to_rgb(xtr[va], size), ytr[va], "clean", meta("clean", 0, va)),
                            tests, FMNIST_CLASSES, "image", bs, seed, num_workers, device, name="fmnist-c",
                            info=dict(size=size, corruptions=corruptions, severities=tuple(severities), group_by=group_by,
-                                     cache=str(data_dir()/"fmnist_c"/f"size{size}_n{len(te)}_seed{seed}")),
+                                     test_seed=test_seed, cache=str(data_dir()/"fmnist_c"/f"size{size}_n{len(te)}_seed{test_seed}")),
                            verbose=verbose)

@@ -18,7 +18,7 @@ from fastai.torch_core import num_distrib, rank_distrib
 from fastai.distributed import DistributedDL, DistributedTrainer
 from .core import seed_everything, get_device, write_config, append_metrics
 from .models import zeroshot_classifier
-from .callbacks import get_method, prepare_model, robust_ft_cbs
+from .methods import get_method, method_learner
 from .evaluate import Preds, split_metrics
 
 # %% auto #0
@@ -167,11 +167,9 @@ def train_ddp(method:str="rtd", # a registered method name
     if get_method(method).name == "rtd" and "perturb" not in hp:
         from rtd_nb.perturb import Perturb
         hp["perturb"] = Perturb(["blur"], severity=2)       # deterministic per item: the same in every process
-    clf = prepare_model(method, clf, **hp)
-    cbs = robust_ft_cbs(method, clf, **hp)
     dls = ddp_dls(tr, va, global_bs, seed, dev)
     gl = GlobalLoss()
-    learn = Learner(dls, clf, CrossEntropyLossFlat(), opt_func=Adam, lr=lr, cbs=[*cbs, gl])
+    learn = method_learner(clf, dls, method, lr=lr, wd=0., metrics=[], cbs=[gl], **hp)
     t0 = time.perf_counter()
     bars = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback"]
     with ddp_ctx(learn), learn.removed_cbs(bars), learn.no_logging(): learn.fit(epochs)

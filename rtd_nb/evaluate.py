@@ -19,11 +19,11 @@ from fastai.callback.core import Callback, CancelFitException, CancelValidExcept
 from .core import append_metrics, read_results, check_positive
 
 # %% auto #0
-__all__ = ['model_of', 'model_device', 'eval_mode', 'Preds', 'predict', 'embed', 'split_metrics', 'group_accuracy',
-           'adversarial_accuracy', 'evaluate_preds', 'evaluate', 'log_eval', 'results_table', 'calibration_bins',
-           'reliability_diagram', 'reliability_diagrams', 'mahalanobis', 'ClassGaussians', 'near_far',
-           'shift_distances', 'acc_vs_distance', 'plot_acc_vs_distance', 'count_params', 'flops_per_example',
-           'measure_cost', 'cost_table']
+__all__ = ['PREDS', 'model_of', 'model_device', 'eval_mode', 'Preds', 'predict', 'embed', 'split_metrics', 'group_accuracy',
+           'adversarial_accuracy', 'evaluate_preds', 'evaluate', 'log_eval', 'results_table', 'save_preds',
+           'load_preds', 'calibration_bins', 'reliability_diagram', 'reliability_diagrams', 'mahalanobis',
+           'ClassGaussians', 'near_far', 'shift_distances', 'acc_vs_distance', 'plot_acc_vs_distance', 'count_params',
+           'flops_per_example', 'measure_cost', 'cost_table']
 
 # %% ../nbs/08_evaluate.ipynb #20e16c4e
 def model_of(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a `nn.Module`
@@ -79,7 +79,7 @@ def predict(learn_or_model:Learner|nn.Module, # the model to run
         raise ValueError("this loader shuffles, so its dataset's `groups` would not line up with the predictions: "
                          "evaluate on a loader built with shuffle=False (e.g. `dls.valid` or `ShiftData.tests`)")
     outs, ys, gs, n = [], [], [], 0
-    with eval_mode(model), torch.no_grad():
+    with eval_mode(model), torch.inference_mode():
         for b in dl:
             x, y, g = _split_batch(b)
             outs.append(fn(x.to(dev)).float().cpu()); ys.append(torch.as_tensor(y).cpu())
@@ -247,6 +247,38 @@ def results_table(root:str|Path, # a run folder or a folder of run folders
     if not long or df.empty: return df
     ids = [c for c in df.columns if c.startswith("cfg.") or c in ("run", "model", "split", "time") or df[c].dtype == object]
     return df.melt(id_vars=ids, var_name="metric", value_name="value").dropna(subset=["value"]).reset_index(drop=True)
+
+# %% ../nbs/08_evaluate.ipynb #d3baa3c6
+PREDS = "preds.npz"
+
+def save_preds(run_dir:str|Path, # the run's folder
+               preds:dict, # {model: {split: `Preds`}} (e.g. `Result.preds`)
+              )->Path:
+    "Write every (model, split)'s predicted class and confidence, and each split's labels and groups, to `run_dir/preds.npz`."
+    arrs = {}
+    for m, d in preds.items():
+        for s, p in d.items():
+            conf, pred = p.out.float().softmax(-1).max(-1)
+            arrs[f"{m}|{s}|pred"], arrs[f"{m}|{s}|conf"] = pred.numpy().astype(np.int16), conf.numpy().astype(np.float16)
+            arrs[f"|{s}|y"] = p.targets.numpy().astype(np.int16)
+            if p.groups is not None: arrs[f"|{s}|group"] = np.asarray(p.groups).astype(str)
+    p = Path(run_dir)/PREDS; tmp = p.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrs); tmp.replace(p)
+    return p
+
+def load_preds(run_dir:str|Path, # a run folder holding preds.npz
+              )->pd.DataFrame:
+    "One row per (model, split, example): columns model, split, i, y, group, pred, conf, correct."
+    z = np.load(Path(run_dir)/PREDS)
+    rows = []
+    for k in z.files:
+        m, s, f = k.split("|")
+        if f != "pred": continue
+        y = z[f"|{s}|y"]
+        g = z[f"|{s}|group"] if f"|{s}|group" in z.files else np.full(len(y), s)
+        rows.append(pd.DataFrame(dict(model=m, split=s, i=np.arange(len(y)), y=y, group=g, pred=z[k], conf=z[f"{m}|{s}|conf"].astype(np.float32))))
+    df = pd.concat(rows, ignore_index=True)
+    return df.assign(correct=df.pred == df.y)
 
 # %% ../nbs/08_evaluate.ipynb #adc4cdee
 def calibration_bins(logits:Tensor, # (N, C) logits

@@ -11,7 +11,7 @@ from .core import check_nonneg, check_positive, config_hash, write_config, seed_
 from .api import fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS
 from .models import load_model
 from .perturb import Perturb
-from .callbacks import get_method
+from .methods import get_method, method_hparams
 from .evaluate import calibration_bins, shift_distances, evaluate, log_eval, _logged
 from .analysis import cka_per_layer, tsne_frame
 from .baselines import wise_merge
@@ -71,21 +71,25 @@ def make_perturb(names:list|str|None, # perturbation names (`rtd_nb.perturb`); N
     except ValueError as e: raise BadInputError(f"perturbations: {e}") from None
 
 def method_kwargs(method:str, # a registered method
-                  lam_kd:float=0.5, # RTD: λ_KD ≥ 0
-                  lam_ar:float=0.1, # RTD: λ_AR ≥ 0
-                  T:float=4.0, # RTD: distillation temperature > 0
+                  lam_kd:float|None=None, # RTD: λ_KD ≥ 0 (None: the method's default)
+                  lam_ar:float|None=None, # RTD: λ_AR ≥ 0 (None: the method's default)
+                  T:float|None=None, # RTD: distillation temperature > 0 (None: the method's default)
                   layers:list|str|None=None, # RTD: AR layers (module paths); None → evenly spaced blocks
                   perturbations:list|str|None=None, # RTD: perturbation names
                   seed:int=0, # seeds the perturbations
                   hparams:dict|None=None, # {method: {name: value}} overrides for any method
                  )->dict:
-    "The keyword arguments `fine_tune` passes to `method`."
-    check_nonneg("lam_kd", lam_kd); check_nonneg("lam_ar", lam_ar); check_positive("T", T)
+    "The keyword arguments `fine_tune` passes to `method`: only what differs from the method's defaults (`method_hparams`)."
     hp = dict((hparams or {}).get(method, {}))
     if method == "rtd":
+        for k, v, check in (("lam_kd", lam_kd, check_nonneg), ("lam_ar", lam_ar, check_nonneg), ("T", T, check_positive)):
+            if v is not None: hp.setdefault(k, check(k, v))
         if isinstance(layers, str): layers = [l.strip() for l in layers.split(",") if l.strip()]
-        hp = dict(dict(lam_kd=float(lam_kd), lam_ar=float(lam_ar), T=float(T), layers=layers or None,
-                       perturb=make_perturb(perturbations, seed=seed)), **hp)
+        if layers: hp.setdefault("layers", list(layers))
+        p = make_perturb(perturbations, seed=seed)
+        if p is not None: hp.setdefault("perturb", p)
+    try: method_hparams(method, **hp)
+    except TypeError as e: raise BadInputError(str(e)) from None
     return hp
 
 # %% ../nbs/11_experiments.ipynb #6ce7d9f1
@@ -163,7 +167,8 @@ def summary_row(res:Result, # a `fine_tune` result
     f = res.metrics.get("final") or res.metrics.get("zeroshot") or res.metrics.get("initial") or {}
     tr = res.metrics.get("train", {})
     if not tr and res.run_dir is not None and (Path(res.run_dir)/"metrics.jsonl").exists():
-        tr = next((json.loads(l) for l in (Path(res.run_dir)/"metrics.jsonl").read_text().splitlines() if '"model": "train"' in l), {})
+        tr = next((d for d in map(json.loads, (Path(res.run_dir)/"metrics.jsonl").read_text().splitlines())
+                   if d.get("model") == "train" and d.get("split") == "summary"), {})
     return dict(method=res.config.get("method"), id_acc=f.get("id_test/acc"), ood_acc=f.get("ood/acc_mean"),
                 delta_rob=f.get("delta_rob"), worst_group=f.get("worst_group/acc"), id_ece=f.get("id_test/ece"),
                 ood_ece=f.get("ood/ece_mean"), step_s=tr.get("step_s"), run=Path(res.run_dir).name if res.run_dir else None)
@@ -172,7 +177,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                    method:str|list="rtd", # one method, a comma-separated list, a list, or "all"
                    model:str|None=None, # override the benchmark's model (a `load_model` name)
                    pretrained:str|None="default", # open_clip tag or checkpoint path ("default": the benchmark's)
-                   lam_kd:float=0.5, lam_ar:float=0.1, T:float=4.0, # RTD's weights and temperature
+                   lam_kd:float|None=None, lam_ar:float|None=None, T:float|None=None, # RTD's weights and temperature (None: its defaults)
                    layers:list|str|None=None, # RTD's AR layers (None: evenly spaced blocks)
                    perturbations:list|str|None="default", # RTD's perturbations ("default": the benchmark's; None: input noise)
                    lr:float|None=None, # peak learning rate (None: the benchmark's)
@@ -267,7 +272,7 @@ def wise_sweep_run(run_dir:str|Path, # a finished `fine_tune` run with saved wei
         seed_everything(base["seed"])
         enc = load_model(base["model"], base.get("pretrained"), device)
         data = run_data(base, enc, device)
-        zs = build_classifier(enc, data, base.get("prompts"))[0]
+        zs = build_classifier(enc, data, base.get("prompts"), base.get("init", "zeroshot"))[0]
         theta_0 = {k: v.detach().clone() for k, v in zs.state_dict().items()}
         theta_1 = {k: v.detach().clone() for k, v in res.model.state_dict().items()}
         for a in todo:
@@ -328,7 +333,7 @@ def experiment_summary(root:str|Path, # a folder of run folders (searched recurs
         c = g.iloc[0]
         tags, hp = c.get("cfg.tags") if isinstance(c.get("cfg.tags"), dict) else {}, c.get("cfg.hparams") if isinstance(c.get("cfg.hparams"), dict) else {}
         i, s = g[g.split == "id_test"], g[g.split == "summary"]
-        tr = df[(df.run == run) & (df.model == "train")]
+        tr = df[(df.run == run) & (df.model == "train") & (df.split == "summary")]
         if i.empty or s.empty: continue
         rows.append(dict(run=run, benchmark=tags.get("benchmark", c.get("cfg.data_name")), method=c["cfg.method"], seed=c["cfg.seed"],
                          ablation=tags.get("ablation"), T=hp.get("T"), lam_kd=hp.get("lam_kd"), lam_ar=hp.get("lam_ar"),

@@ -9,7 +9,7 @@ from torch import Tensor
 from collections.abc import Mapping
 
 # %% auto #0
-__all__ = ['hookable_layers', 'count_hooks', 'Activations']
+__all__ = ['hookable_layers', 'token_mask', 'count_hooks', 'Activations']
 
 # %% ../nbs/04_hooks.ipynb #62a6536a
 def _used_by(model:nn.Module, names:list[str], x)->list[str]:
@@ -38,6 +38,17 @@ def hookable_layers(model:nn.Module, # the model to inspect
             if isinstance(m, (nn.ModuleList, nn.Sequential)):
                 out += [f"{n}.{c}" if n else c for c, sub in m.named_children() if len(list(sub.children()))]
     return out if x is None else _used_by(model, out, x)
+
+# %% ../nbs/04_hooks.ipynb #b1e9955a
+def token_mask(model:nn.Module, # a `Classifier` or encoder with a `tokenizer` (text), or an image model
+               x:Tensor, # the model's input batch: token ids (B, L) or images
+              )->Tensor|None:
+    "(B, L) bool mask of the real (non-pad) tokens of token ids `x`; None for float (image) inputs."
+    if x.is_floating_point(): return None
+    tok = getattr(getattr(model, "encoder", model), "tokenizer", None)
+    pad = getattr(tok, "pad_id", None)
+    if pad is None: raise ValueError(f"{type(model).__name__} has no tokenizer with a `pad_id`: cannot tell padding from tokens")
+    return x != pad
 
 # %% ../nbs/04_hooks.ipynb #ab38d58c
 def _first_tensor(out)->Tensor:

@@ -10,7 +10,7 @@ from .core import check_positive
 
 # %% auto #0
 __all__ = ['kd_loss', 'ar_loss_per_layer', 'ar_loss', 'lipsum_energies', 'lipsum_loss', 'random_texts', 'gram_matrix',
-           'gram_loss']
+           'gram_volume']
 
 # %% ../nbs/03_losses.ipynb #ab32b909
 def _promote(*ts:Tensor)->tuple[Tensor, ...]:
@@ -40,11 +40,17 @@ def kd_loss(student_logits:Tensor, # z_S, (B, C) (or (..., C): every leading ind
     return kl.mean() * T**2
 
 # %% ../nbs/03_losses.ipynb #7a08ff23
+def _seq_first(t:Tensor, mask:Tensor|None)->Tensor:
+    "`t` as (B, L, ...) when `mask` is (B, L) and `t` is (L, B, ...) (sequence-first layouts)."
+    if mask is None or t.ndim < 3 or tuple(t.shape[:2]) == tuple(mask.shape): return t
+    return t.transpose(0, 1) if tuple(t.shape[:2]) == tuple(mask.shape[::-1]) else t
+
 def ar_loss_per_layer(student_acts:dict[str, Tensor], # layer name → student activation (graph kept)
                       teacher_acts:dict[str, Tensor], # layer name → teacher activation, same shapes
                       layers:list[str]|None=None, # layers to compare (default: all student layers)
+                      mask:Tensor|None=None, # (B, L) 1 for real tokens: per-position activations count only there
                      )->dict[str, Tensor]:
-    "Per layer ℓ: ‖a_T − a_S‖² / (|B|·d_ℓ), the mean squared activation difference."
+    "Per layer ℓ: ‖a_T − a_S‖² / (n·d_ℓ) over the n inputs (or the n real tokens of `mask`): the mean squared difference."
     layers = list(student_acts) if layers is None else list(layers)
     if not layers: raise ValueError("ar_loss: no layers given; pick some with `hookable_layers(model)`")
     out = {}
@@ -55,7 +61,10 @@ def ar_loss_per_layer(student_acts:dict[str, Tensor], # layer name → student a
                            "hook the same layers on both models")
         s, t = student_acts[l], teacher_acts[l]
         _check_same(s, t, f"ar_loss layer {l!r}", "student and teacher must share the architecture and the batch")
-        s, t = _promote(s, t.detach())
+        s, t = _promote(_seq_first(s, mask), _seq_first(t, mask).detach())
+        if mask is not None and s.ndim >= 3 and tuple(s.shape[:2]) == tuple(mask.shape):
+            m = mask.to(device=s.device, dtype=torch.bool)
+            s, t = s[m], t[m]                             # (n_real, d): padding positions dropped
         out[l] = F.mse_loss(s, t, reduction="mean")
     return out
 
@@ -63,10 +72,11 @@ def ar_loss(student_acts:dict[str, Tensor], # layer name → student activation 
             teacher_acts:dict[str, Tensor], # layer name → teacher activation, same shapes
             layers:list[str]|None=None, # layers to compare (default: all student layers)
             reduction:str="sum", # "sum" over layers (as the seed) or "mean"
+            mask:Tensor|None=None, # (B, L) 1 for real tokens (text): padding positions do not count
            )->Tensor:
     "RTD's activation regulariser: Σ_ℓ ‖a_T^ℓ − a_S^ℓ‖² / (|B|·d_ℓ) (or the mean over layers)."
     if reduction not in ("sum", "mean"): raise ValueError(f"ar_loss: reduction must be 'sum' or 'mean', got {reduction!r}")
-    per = ar_loss_per_layer(student_acts, teacher_acts, layers)
+    per = ar_loss_per_layer(student_acts, teacher_acts, layers, mask)
     tot = torch.stack(list(per.values())).sum()
     return tot / len(per) if reduction == "mean" else tot
 
@@ -138,10 +148,12 @@ def gram_matrix(feats:Tensor, # (B, D) features (any further dims are flattened)
     f = F.normalize(f, dim=-1)
     return f @ f.T
 
-def gram_loss(feats_a:Tensor, # features of one view, (B, D)
-              feats_b:Tensor, # features of another view of the same batch, (B, D') (D' may differ from D)
-             )->Tensor:
-    "GRACE's Gram alignment: ‖G_a − G_b‖_F² / B²."
-    if feats_a.shape[0] != feats_b.shape[0]:
-        raise ValueError(f"gram_loss: batch sizes {feats_a.shape[0]} and {feats_b.shape[0]} differ; pass two views of the same batch")
-    return ((gram_matrix(feats_a) - gram_matrix(feats_b))**2).mean()
+def gram_volume(*views:Tensor, # k ≥ 2 views' features of the same batch, each (B, D)
+               )->Tensor:
+    "GRACE's alignment: batch mean of √det of each example's k×k Gram matrix of its L2-normalised view features."
+    if len(views) < 2: raise ValueError(f"gram_volume needs at least 2 views of the batch, got {len(views)}")
+    if len({v.shape for v in views}) != 1:
+        raise ValueError(f"gram_volume: the views' features have shapes {[tuple(v.shape) for v in views]}; pass views of the same batch")
+    f = F.normalize(torch.stack(_promote(*[v.reshape(v.shape[0], -1) for v in views]), 1), dim=-1)   # (B, k, D)
+    det = torch.linalg.det(f @ f.transpose(1, 2)).clamp_min(0)
+    return ((det + 1e-12).sqrt() - 1e-6).mean()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_models.ipynb #31d5e927
 from __future__ import annotations
-import os, socket, hashlib
+import copy, os, socket, hashlib
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -17,8 +17,8 @@ from .core import AssetMissingError, data_dir, get_device, preserve_mode
 # %% auto #0
 __all__ = ['MINILM', 'OPENCLIP_ARCHS', 'TINY_CLIP', 'DEFAULT_TEMPLATES', 'Tokenizer', 'mean_pool', 'HFTextEncoder', 'minilm_path',
            'load_text_encoder', 'load_openclip', 'map_state_dict', 'load_effnet_lite0', 'prompt_embeddings',
-           'EffNetMiniLM', 'load_effnet_minilm', 'load_model', 'ClassificationHead', 'zeroshot_head', 'Classifier',
-           'zeroshot_classifier']
+           'EffNetMiniLM', 'load_effnet_minilm', 'load_model', 'ImageBackbone', 'backbone_encoder',
+           'ClassificationHead', 'zeroshot_head', 'Classifier', 'zeroshot_classifier']
 
 # %% ../nbs/01_models.ipynb #85a666f5
 class Tokenizer:
@@ -256,6 +256,32 @@ def load_model(name:str, # "minilm", "effnet-minilm", "RN50"/"ViT-B-32"/"ViT-B-1
         raise ValueError(f"unknown model {name!r}: use 'minilm', 'effnet-minilm', one of {', '.join(OPENCLIP_ARCHS)} "
                          "(optionally 'ViT-B-32:openai'), 'tiny-clip', a Hugging Face name ('org/model') or a local folder")
     return m.to(dev).eval()
+
+# %% ../nbs/01_models.ipynb #8a54c34b
+class ImageBackbone(nn.Module):
+    "A timm image backbone as an encoder: `encode_image(x)` = its globally pooled features (no classifier, no text tower)."
+    input_kind = "image"
+    def __init__(self, net:nn.Module, # a timm model (its classifier is not used)
+                 name:str="", # what it was built from
+                ):
+        super().__init__()
+        self.net, self.name = net, name
+        cfg = timm.data.resolve_data_config({}, model=net)
+        self.image_size, self.image_mean, self.image_std = cfg["input_size"][-1], tuple(cfg["mean"]), tuple(cfg["std"])
+        self.embed_dim = int(net.num_features)
+
+    def encode_image(self, x:Tensor, # images normalised with `image_mean`/`image_std`, (B,3,H,W)
+                     normalize:bool=False):
+        z = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+        return F.normalize(z, dim=-1) if normalize else z
+    def forward(self, x): return self.encode_image(x)
+
+def backbone_encoder(model:nn.Module, # a `load_model` encoder (or a `Classifier`: its encoder is used)
+                    )->nn.Module:
+    "The encoder whose features a linear probe should use: EfficientNet's pooled features for the bridged model, else the encoder."
+    enc = getattr(model, "encoder", model)
+    if isinstance(enc, EffNetMiniLM): return ImageBackbone(copy.deepcopy(enc.visual), "effnet-lite0").to(next(enc.parameters()).device)
+    return enc
 
 # %% ../nbs/01_models.ipynb #15363682
 class ClassificationHead(nn.Linear):

@@ -5,18 +5,18 @@
 # %% ../nbs/02_perturb.ipynb #60355ea5
 from __future__ import annotations
 import math, warnings
-from contextlib import contextmanager
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 import torchvision.transforms.v2.functional as TF
-from .core import check_nonneg, check_positive
+from .core import check_nonneg, check_positive, as_generator, attack_mode
+from .text_perturb import TEXT_PERTURBATIONS, TEXT_KW, perturb_text_batch
 
 # %% auto #0
 __all__ = ['BLUR_SIGMA', 'JITTER_SCALE', 'JPEG_QUALITY', 'NOISE_SIGMA', 'MOTION_RADIUS_SIGMA', 'CONTRAST', 'STAIN_THETA',
            'PERTURBATIONS', 'ATTACK_EPS', 'ADVERSARIAL', 'IMAGENET_C_NAMES', 'NEAR', 'FAR', 'SEEN', 'EVAL_ONLY',
-           'check_images', 'check_severity', 'as_generator', 'gaussian_blur', 'hue_rotate', 'color_jitter', 'jpeg',
-           'gaussian_noise', 'motion_blur', 'contrast', 'rgb_to_hed', 'hed_to_rgb', 'hed_jitter', 'attack_mode', 'fgsm',
-           'pgd', 'Perturb', 'seen_corruptions', 'eval_shifts', 'imagenet_c', 'throughput']
+           'check_images', 'check_severity', 'gaussian_blur', 'hue_rotate', 'color_jitter', 'jpeg', 'gaussian_noise',
+           'motion_blur', 'contrast', 'rgb_to_hed', 'hed_to_rgb', 'hed_jitter', 'fgsm', 'pgd', 'Perturb',
+           'seen_corruptions', 'eval_shifts', 'imagenet_c', 'throughput']
 
 # %% ../nbs/02_perturb.ipynb #1019ad1a
 def check_images(x:Tensor, # images in [0,1], (B,C,H,W), C ∈ {1,3}
@@ -40,19 +40,6 @@ def check_severity(severity:int, # 0 = identity, 1..5 as ImageNet-C
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 0 <= severity <= 5:
         raise ValueError(f"severity must be an integer in 0..5 (0 = identity, 1..5 as ImageNet-C), got {severity!r}")
     return int(severity)
-
-def as_generator(generator:torch.Generator|int|None, # a Generator on `device`, an int seed, or None (global RNG)
-                 device:torch.device|str="cpu", # the device the random numbers are drawn on
-                )->torch.Generator|None:
-    "A `torch.Generator` on `device`: `generator` itself, a new one seeded with an int, or None for the global RNG."
-    if generator is None or isinstance(generator, torch.Generator):
-        if generator is not None and generator.device.type != torch.device(device).type:
-            raise ValueError(f"generator is on {generator.device} but the images are on {device}; "
-                             f"create it with torch.Generator(device={str(device)!r}) or pass an int seed")
-        return generator
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool) and generator >= 0:
-        return torch.Generator(device=device).manual_seed(int(generator))
-    raise TypeError(f"generator must be a torch.Generator, a non-negative int seed or None, got {generator!r}")
 
 def _rand(shape, g, like:Tensor)->Tensor: return torch.rand(shape, generator=g, device=like.device, dtype=like.dtype)
 def _randn(shape, g, like:Tensor)->Tensor: return torch.randn(shape, generator=g, device=like.device, dtype=like.dtype)
@@ -215,19 +202,6 @@ PERTURBATIONS = dict(blur=gaussian_blur, jitter=color_jitter, jpeg=jpeg, noise=g
 # %% ../nbs/02_perturb.ipynb #6ae74803
 ATTACK_EPS = tuple(e / 255 for e in (1, 2, 4, 8, 16))
 
-@contextmanager
-def attack_mode(model:nn.Module):
-    "Model in eval mode with frozen parameters inside the block; each module's mode and `requires_grad` restored after."
-    modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        model.eval()
-        for p, _ in flags: p.requires_grad_(False)
-        yield model
-    finally:
-        for m, t in modes: m.training = t
-        for p, f in flags: p.requires_grad_(f)
-
 def _labels(model, x, y):
     if y is not None: return y
     with torch.no_grad(): return model(x).argmax(-1)
@@ -277,14 +251,6 @@ def pgd(model:nn.Module, # maps images in [0,1] to logits
 ADVERSARIAL = ("fgsm", "pgd")
 _VISION_KW = dict(pgd_steps=3, pgd_alpha=None, random_start=True)
 
-def _text_registry()->dict:
-    import importlib
-    try: text_perturb = importlib.import_module("rtd_nb.text_perturb")
-    except ModuleNotFoundError as e:
-        if e.name != "rtd_nb.text_perturb": raise
-        return {}
-    return text_perturb.TEXT_PERTURBATIONS
-
 class Perturb:
     "Apply `k` perturbations per example, drawn from `names` with `weights`, at severities drawn from `severity`."
     def __init__(self, names:str|list[str], # perturbation names: vision (`PERTURBATIONS`, "fgsm", "pgd") or text
@@ -301,7 +267,7 @@ class Perturb:
         vision = set(PERTURBATIONS) | set(ADVERSARIAL)
         if all(n in vision for n in names): self.kind = "image"
         else:
-            text = _text_registry()
+            text = TEXT_PERTURBATIONS
             bad = [n for n in names if n not in vision and n not in text]
             if bad: raise ValueError(f"unknown perturbation {bad}; accepted: vision {sorted(vision)}, text {sorted(text)}")
             if not all(n in text for n in names):
@@ -320,7 +286,7 @@ class Perturb:
         if len(w) != len(names) or sum(w) <= 0:
             raise ValueError(f"weights must be {len(names)} non-negative numbers (one per name) with a positive sum, got {weights!r}")
         if sum(v > 0 for v in w) < k: raise ValueError(f"only {sum(v > 0 for v in w)} names have weight > 0, fewer than k={k}")
-        defaults = _VISION_KW if self.kind == "image" else __import__("importlib").import_module("rtd_nb.text_perturb").TEXT_KW
+        defaults = _VISION_KW if self.kind == "image" else TEXT_KW
         unknown = set(kw) - set(defaults)
         if unknown: raise TypeError(f"unknown keyword(s) {sorted(unknown)} for {self.kind} perturbations; accepted: {sorted(defaults)}")
         as_generator(seed)                                            # validates the seed
@@ -364,7 +330,6 @@ class Perturb:
                  model:nn.Module|None=None, # overrides the model given at construction
                 )->Tensor|list[str]:
         if self.kind == "text":
-            from rtd_nb.text_perturb import perturb_text_batch
             return perturb_text_batch(self, x, y, model or self.model)
         check_images(x)
         model = model or self.model

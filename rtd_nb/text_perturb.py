@@ -8,8 +8,7 @@ import math, random, re
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .core import AssetMissingError, check_nonneg, install_wordnet, nltk_data_dir
-from .perturb import as_generator, attack_mode
+from .core import AssetMissingError, check_nonneg, install_wordnet, nltk_data_dir, as_generator, attack_mode
 
 # %% auto #0
 __all__ = ['TEXT_RATE', 'QWERTY', 'JARGON', 'STRING_PERTURBATIONS', 'TEXT_KW', 'TEXT_PERTURBATIONS', 'check_rate', 'as_rng',

@@ -34,8 +34,9 @@ def _check_run(res, method, ood):
     assert np.isfinite(vals).all() and ((0 <= vals) & (vals <= 1)).all()
     for f in ("config.json", "metrics.jsonl", WEIGHTS): assert (res.run_dir/f).exists()
     lines = [json.loads(l) for l in (res.run_dir/"metrics.jsonl").read_text().splitlines()]
-    assert {(l["model"], l["split"]) for l in lines} == {(m, s) for m in (init, "final") for s in ["id_test", *ood, "summary"]} | {("train", "summary")}
-    train = next(l for l in lines if l["model"] == "train")
+    assert {(l["model"], l["split"]) for l in lines} == ({(m, s) for m in (init, "final") for s in ["id_test", *ood, "summary"]}
+                                                          | {("train", "summary"), ("train", "epoch")})
+    train = next(l for l in lines if l["model"] == "train" and l["split"] == "summary")
     assert train["steps"] >= 1 and train["step_s"] > 0 and train["train_s"] >= train["step_s"]
     assert "accuracy" in repr(res) and "macro-F1" in repr(res)
 
@@ -114,7 +115,7 @@ def test_bad_inputs(files, tmp_path):
 
 def test_tables_are_fine_tune_calls():
     import inspect
-    from rtd_nb.callbacks import get_method
+    from rtd_nb.methods import get_method
     params = inspect.signature(fine_tune).parameters
     for name, t in TABLES.items():
         assert t["doc"] and t["source"] and t["runs"]

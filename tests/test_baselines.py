@@ -8,7 +8,8 @@ import fastai.callback.progress  # noqa: F401  (Learner.no_bar)
 from rtd_nb.core import seed_everything
 from rtd_nb.models import zeroshot_classifier, load_model
 from rtd_nb.data import fashion_mnist, to_rgb, FMNIST_CLASSES, vader_frame, tokenize_texts
-from rtd_nb.callbacks import robust_ft_cbs, prepare_model, get_method, METHODS
+from rtd_nb.callbacks import EvalModeStudent, loss_terms
+from rtd_nb.methods import method_cbs, prepare_model, get_method, METHODS, method_learner
 from rtd_nb.baselines import *
 
 BASELINES = ["lp", "lpft", "wise", "lora", "sdft", "carft", "flyp", "grace", "digrap"]
@@ -29,7 +30,7 @@ def tiny():
 def learner(model, data, cbs=(), lr=1e-3, wd=0.):
     X, Y = data
     dls = DataLoaders.from_dsets(list(zip(X, Y)), list(zip(X[:8], Y[:8])), bs=8, shuffle=False, device="cpu")
-    return Learner(dls, model, nn.CrossEntropyLoss(), opt_func=Adam, lr=lr, wd=wd, cbs=list(cbs))
+    return Learner(dls, model, nn.CrossEntropyLoss(), opt_func=Adam, lr=lr, wd=wd, cbs=list(cbs) + [EvalModeStudent()])
 
 
 def fit(learn, n=1):
@@ -43,9 +44,10 @@ def changed(a, b): return sorted(k for k in a if not torch.equal(a[k], b[k]))
 
 def run(name, tiny, data, seed=0, **hp):
     seed_everything(seed)
-    m = prepare_model(name, copy.deepcopy(tiny), **hp)
-    cbs = robust_ft_cbs(name, m, **hp)
-    return fit(learner(m, data, cbs)), cbs
+    X, Y = data
+    dls = DataLoaders.from_dsets(list(zip(X, Y)), list(zip(X[:8], Y[:8])), bs=8, shuffle=False, device="cpu")
+    learn = fit(method_learner(copy.deepcopy(tiny), dls, name, lr=1e-3, wd=0., **hp))
+    return learn, list(learn.cbs)
 
 
 def test_all_registered():
@@ -73,14 +75,14 @@ def test_factory_shared_behaviour(name, tiny, fmnist):
 
 def test_lp_changes_only_head(tiny, fmnist):
     m = copy.deepcopy(tiny); before = state(m)
-    fit(learner(m, fmnist, robust_ft_cbs("lp", m)))
+    fit(learner(m, fmnist, method_cbs("lp", m)))
     assert changed(before, state(m)) == ["head.weight"]
     assert all(p.requires_grad for p in m.parameters())
 
 
 def test_lpft_starts_from_probe_then_trains_all(tiny, fmnist):
     m = copy.deepcopy(tiny); before = state(m)
-    fit(learner(m, fmnist, robust_ft_cbs("lpft", m)))
+    fit(learner(m, fmnist, method_cbs("lpft", m)))
     ch = changed(before, state(m))
     assert "head.weight" in ch and any(k.startswith("encoder.visual") for k in ch)
 
@@ -151,7 +153,7 @@ def test_lora_text_minilm():
 def test_digrap_max_strength_nearer_than_ft(tiny, fmnist):
     def dist(m): return float(torch.sqrt(sum(((p.detach() - tiny.state_dict()[n]) ** 2).sum() for n, p in m.named_parameters())))
     seed_everything(0); ft = copy.deepcopy(tiny); fit(learner(ft, fmnist), 2)
-    seed_everything(0); dg = copy.deepcopy(tiny); fit(learner(dg, fmnist, robust_ft_cbs("digrap", dg, strength=1.)), 2)
+    seed_everything(0); dg = copy.deepcopy(tiny); fit(learner(dg, fmnist, method_cbs("digrap", dg, strength=1.)), 2)
     assert dist(dg) < dist(ft)
     with pytest.raises(ValueError, match="strength"): DiGraP(strength=2.)
 
@@ -161,24 +163,47 @@ def test_digrap_restores_wd(tiny, fmnist):
     assert all(h["wd"] == 0.01 for h in l.opt.hypers)
 
 
-def test_grace_perturbation_undone(tiny, fmnist):
+def test_grace_perturbation_undone_and_of_norm_rho(tiny, fmnist):
     m = copy.deepcopy(tiny); before = state(m)
     l = fit(learner(m, fmnist, [GRACE(rho=0.1)], lr=0.))  # lr 0: the optimiser does nothing
     assert not changed(before, state(m))
-    assert l.grace.restore_err == [0.] * 3
-    assert all(v > 0 for v in l.grace.terms["gram"]) and len(l.grace.curv) > 0
+    assert l.grace.restore_err == [0.] * 3 and len(l.grace.curv) > 0
+    assert l.grace.eps_norm == pytest.approx([0.1] * 3, rel=1e-5)     # the whole perturbation has norm ρ, as SAM's
+    df = loss_terms(l)
+    assert (df.gram > 0).all() and (df.sam_loss > 0).all()
+
+
+def test_grace_radius_total_norm():
+    for n in (2, 102):
+        curv = torch.rand(n) ** 6
+        r = curvature_radii(curv, 0.05)
+        assert float(r.norm()) == pytest.approx(0.05, rel=1e-6) and (r > 0).all()
+        assert float(r.max() / r.min()) <= 100 + 1e-3
 
 
 def test_flyp_head_is_rebuilt_zero_shot(tiny, fmnist):
     from rtd_nb.models import zeroshot_head
-    m = copy.deepcopy(tiny); l = fit(learner(m, fmnist, robust_ft_cbs("flyp", m)))
+    m = copy.deepcopy(tiny); l = fit(learner(m, fmnist, method_cbs("flyp", m, stochastic=True)))
     torch.testing.assert_close(m.head.weight, zeroshot_head(m.encoder, FMNIST_CLASSES).weight)
     assert not torch.equal(m.head.weight, tiny.head.weight)  # the text tower was trained
-    assert "flyp" in l.cbs.filter(lambda c: isinstance(c, FLYP))[0].terms
+    df = loss_terms(l)
+    assert np.isfinite(df.flyp).all() and np.allclose(df.loss, df.flyp)   # the contrastive loss replaced the task loss
 
 
 def test_sdft_and_carft_terms(tiny, fmnist):
-    m = copy.deepcopy(tiny); cbs = robust_ft_cbs("sdft", m, lam=0.5) + robust_ft_cbs("carft", m)
-    fit(learner(m, fmnist, cbs))
-    assert len(cbs[0].terms["sdft"]) == 3 and all(v > 0 for v in cbs[1].terms["carft"][1:])
+    m = copy.deepcopy(tiny); cbs = method_cbs("sdft", m, lam=0.5, stochastic=True) + method_cbs("carft", m, stochastic=True)
+    df = loss_terms(fit(learner(m, fmnist, cbs)))
+    assert len(df) == 3 and df.sdft[0] == pytest.approx(0, abs=1e-6) and (df.carft[1:] > 0).all()
     with pytest.raises(ValueError, match="refresh"): SelfDistill(tiny, refresh="always")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"): SelfDistill(tiny, lam=1.5)
+
+
+def test_sdft_loss_matches_soft_cross_entropy():
+    "The logged decomposition gives the gradient of (1-λ)·CE + λ·CE(distilled targets)."
+    g = torch.Generator().manual_seed(0)
+    z, zt, y = torch.randn(16, 3, generator=g, requires_grad=True), torch.randn(16, 3, generator=g), torch.randint(0, 3, (16,), generator=g)
+    for lam in (0., 0.4, 1.):
+        task, term = sdft_loss(z, zt, y, lam)
+        g1, = torch.autograd.grad(task + lam * term, z)
+        g2, = torch.autograd.grad((1 - lam) * torch.nn.functional.cross_entropy(z, y) + lam * soft_cross_entropy(z, sdft_targets(zt, y)), z)
+        torch.testing.assert_close(g1, g2)

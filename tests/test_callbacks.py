@@ -12,6 +12,7 @@ from rtd_nb.models import zeroshot_classifier
 from rtd_nb.data import fashion_mnist, to_rgb, ItemsDataset, make_shift_data, FMNIST_CLASSES
 from rtd_nb.hooks import count_hooks
 from rtd_nb.callbacks import *
+from rtd_nb.methods import method_cbs, get_method, register_method, Method, METHODS
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,8 @@ def learner(data, methods=(("ft", {}),), seed=0, cbs=()):
     "A seeded tiny-clip learner with the callbacks of every (method, hparams) in `methods`."
     seed_everything(seed)
     model = copy.deepcopy(data[2])
-    mcbs = [cb for m, hp in methods for cb in robust_ft_cbs(m, model, **hp)]
-    return Learner(dls(data, seed), model, CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3, cbs=mcbs + list(cbs))
+    mcbs = [cb for m, hp in methods for cb in method_cbs(m, model, stochastic=True, **hp)]
+    return Learner(dls(data, seed), model, CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3, cbs=mcbs + [EvalModeStudent()] + list(cbs))
 
 
 def quiet_fit(learn, n=1, **kw):
@@ -68,8 +69,8 @@ def test_terms_recorded_per_batch_and_epoch(data):
 
 
 def test_ar_and_kd_zero_at_init_then_positive(data):
-    """Student = teacher (tiny-clip has no dropout): KD and AR are 0 on the first batch (up to the float error of eval-mode
-    attention kernels), and clearly positive once the weights have moved."""
+    """Student = teacher, both in eval mode: KD and AR are 0 on the first batch (up to float rounding), and clearly
+    positive once the weights have moved."""
     df = loss_terms(quiet_fit(learner(data, [("rtd", dict(lam_ar=1.0))]), 1))
     assert df.kd[0] < 1e-5 and df.ar[0] < 1e-8
     assert df.kd[1] > 100 * df.kd[0] and df.ar[1] > 100 * df.ar[0] + 1e-6
@@ -130,7 +131,7 @@ def test_no_hooks_after_exception_inside_the_forward(data):
     model = learn.model
     bad = BadForward()
     with pytest.raises(RuntimeError, match="forward failed"):
-        quiet_fit(learn, 1, cbs=robust_ft_cbs("rtd", model, lam_ar=1.) + robust_ft_cbs("lipsum", model) + [bad])
+        quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True) + method_cbs("lipsum", model, stochastic=True) + [bad])
     bad.h.remove()
     assert count_hooks(model) == 0 and len(learn.metrics) == 0
 
@@ -203,18 +204,24 @@ def test_validation_errors():
     with pytest.raises(ValueError, match="lam_kd must be"): RTDCallback(m, lam_kd=-1)
     with pytest.raises(ValueError, match="T must be"): RTDCallback(m, T=0)
     with pytest.raises(ValueError, match="kd_on"): RTDCallback(m, kd_on="clean")
-    with pytest.raises(ValueError, match="needs `layers`"): RTDCallback(m, lam_ar=1.)
+    with pytest.raises(ValueError, match="kd_frac"): RTDCallback(m, kd_frac=0.)
+    with pytest.raises(ValueError, match="ar_on"): RTDCallback(m, ar_on="clean")
     with pytest.raises(TypeError, match="encode_text"): LipsumCallback(m)
-    with pytest.raises(TypeError, match="unknown hyper-parameters"): robust_ft_cbs("rtd", m, lam=1.)
+    with pytest.raises(TypeError, match="unknown hyper-parameters"): method_cbs("rtd", m, lam=1.)
     with pytest.raises(KeyError, match="registered methods"): get_method("rtd2")
 
 
+class _K(Callback):
+    def __init__(self, teacher, k:int=1): self.k = k
+
+
 def test_registry_roundtrip():
-    mm = Method("dummy-test", lambda model, teacher=None, k=1: [k], defaults=dict(k=1), needs_teacher=True)
+    mm = Method("dummy-test", _K, needs_teacher=True)
     register_method(mm)
     try:
-        assert get_method("dummy-test") is mm and robust_ft_cbs("dummy-test", nn.Linear(1, 1), k=3) == [3]
-        with pytest.raises(ValueError, match="already registered"): register_method(Method("dummy-test", lambda m, teacher=None: []))
+        assert get_method("dummy-test") is mm and mm.defaults == dict(k=1)
+        assert [c.k for c in method_cbs("dummy-test", nn.Linear(1, 1), k=3) if isinstance(c, _K)] == [3]
+        with pytest.raises(ValueError, match="already registered"): register_method(Method("dummy-test"))
     finally: METHODS.pop("dummy-test")
 
 
@@ -228,7 +235,7 @@ def test_frozen_teacher_eval_locked_and_invisible():
     assert frozen_teacher(t) is t
 
 
-# --- the cheap paths (issue 11): fused RTD forward, one-pass floor, Lipsum text bank -------------------------------
+# --- the cheap paths: fused RTD forward, one-pass floor, Lipsum text bank ---------------------------------------
 
 from fastai.data.core import DataLoaders
 from fastai.callback.core import CancelValidException
@@ -257,7 +264,7 @@ def _one_step(data, cbs_fn, seed=0):
     ds = list(zip(x[:8], y[:8]))
     grab = _Grab()
     learn = Learner(DataLoaders.from_dsets(ds, ds, bs=8, shuffle=False, device="cpu"), student, CrossEntropyLossFlat(),
-                    opt_func=Adam, lr=1e-3, cbs=cbs_fn(zs) + [grab])
+                    opt_func=Adam, lr=1e-3, cbs=cbs_fn(zs) + [grab, EvalModeStudent()])
     torch.manual_seed(seed)
     quiet_fit(learn, 1)
     return learn.recorder.loss_terms[0], grab.g, learn
@@ -269,7 +276,7 @@ def test_fused_equals_two_forwards(data, kd_on):
     hp = dict(perturb=InputNoise(0.2), lam_kd=1., T=2., lam_ar=1., kd_on=kd_on,
               layers=["encoder.visual.transformer.resblocks.0", "encoder.visual.transformer.resblocks.1"])
     (r1, g1, l1), (r2, g2, l2) = (_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp)]) for f in (True, False))
-    assert [l.cbs.filter(lambda c: isinstance(c, RTDCallback))[0]._mode for l in (l1, l2)] == ["fused", "two"]
+    assert [l.cbs.filter(lambda c: isinstance(c, RTDCallback))[0].last_mode for l in (l1, l2)] == ["fused", "two"]
     assert r1["kd"] > 1e-4 and r1["ar"] > 1e-6
     for k in ("ce", "kd", "ar", "loss"): assert r1[k] == pytest.approx(r2[k], rel=1e-5, abs=1e-7), k
     assert set(g1) == set(g2) and len(g1) > 10
@@ -287,14 +294,16 @@ def test_fused_rtd_with_lipsum_uses_the_clean_half(data):
 
 def test_default_is_fused_and_batchnorm_falls_back(data):
     learn = quiet_fit(learner(data, [("rtd", dict(lam_ar=1.))]), 1)
-    assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0]._mode == "fused"
+    assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0].last_mode == "fused"
     net = nn.Sequential(nn.Conv2d(3, 2, 3), nn.BatchNorm2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 10))
     x, y, _ = data
     ds = list(zip(x[:8], y[:8]))
-    rtd = RTDCallback(net, perturb=InputNoise(0.1))
+    rtd = RTDCallback(net, perturb=InputNoise(0.1), lam_ar=0.)
     bn = Learner(DataLoaders.from_dsets(ds, ds, bs=4, device="cpu"), net, CrossEntropyLossFlat(), cbs=[rtd])
     quiet_fit(bn, 1)
-    assert rtd._mode == "two" and np.isfinite(loss_terms(bn).kd).all()       # BatchNorm in train mode: two forwards
+    assert rtd.last_mode == "two" and np.isfinite(loss_terms(bn).kd).all()   # BatchNorm in train mode: two forwards
+    quiet_fit(bn, 1, cbs=EvalModeStudent())
+    assert rtd.last_mode == "fused"                                           # the student in eval mode: fused
     net.eval(); rtd._bns = [net[1]]
     assert rtd.step_mode() == "fused"
 
@@ -308,10 +317,11 @@ def test_one_pass_floor_trains_on_perturbed(data):
     learn = quiet_fit(learner(data, [("rtd", dict(ce_on="perturbed", lam_ar=1.))], cbs=[see]), 1)
     df = loss_terms(learn)
     assert np.isfinite(df[["ce", "kd", "ar"]].values).all() and hooks_left(learn) == 0
-    assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0]._mode == "1pass"
+    assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0].last_mode == "1pass"
     rows = data[0][:16].flatten(1)                                  # fastai's forward saw x', no clean image
     assert see.seen.shape[0] == 8 and not (see.seen.flatten(1)[:, None] == rows[None]).all(-1).any()
     with pytest.raises(ValueError, match="kd_on='perturbed'"): RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_on="both")
+    with pytest.raises(ValueError, match="kd_frac=1"): RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_frac=0.5)
 
 
 def test_lipsum_bank_equals_fresh_given_the_same_texts(data):

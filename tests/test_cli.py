@@ -52,7 +52,7 @@ def test_train_eval_end_to_end(csvs):
 
 
 def test_methods_lists_registry():
-    from rtd_nb.callbacks import METHODS
+    from rtd_nb.methods import METHODS
     code, out, _ = run("methods")
     assert code == 0
     for line in ("rtd ", "--lam-kd 0.5", "ft ", "lipsum ", "--lam 1.0"): assert line in out

@@ -70,7 +70,7 @@ def test_vader_missing_sdist(tmp_data, tok):
 
 # ---------------------------------------------------------------- Fashion-MNIST-C (real data)
 def test_fmnist_c_shapes_range_and_groups(tmp_data):
-    d = fmnist_c_data(max_items=24, corruptions=["fog", "gaussian_noise"], severities=(1, 3, 5), bs=8, verbose=False)
+    d = fmnist_c_data(max_items=24, corruptions=["fog", "gaussian_noise"], severities=(1, 3, 5), bs=8, group_by="shift", verbose=False)
     assert list(d.tests) == ["id_test", "near", "mid", "far"] and d.classnames == FMNIST_CLASSES and d.kind == "image"
     assert d.sizes() == dict(train=24, valid=24, id_test=24, near=48, mid=48, far=48)
     for dl in [d.dls.train, d.dls.valid, *d.tests.values()]:
@@ -109,8 +109,11 @@ def test_fmnist_c_severity_increases_difference(tmp_data):
 def test_fmnist_c_seed_and_size(tmp_data):
     a = fmnist_c_data(max_items=8, size=48, corruptions=["pixelate"], severities=(4,), verbose=False)
     b = fmnist_c_data(max_items=8, size=48, seed=1, corruptions=["pixelate"], severities=(4,), verbose=False)
-    assert a.tests["far"].dataset.x.shape == (8, 3, 48, 48)
-    assert a.tests["id_test"].dataset.meta["index"].tolist() != b.tests["id_test"].dataset.meta["index"].tolist()
+    c = fmnist_c_data(max_items=8, size=48, test_seed=1, corruptions=["pixelate"], severities=(4,), verbose=False)
+    assert a.tests["pixelate"].dataset.x.shape == (8, 3, 48, 48)
+    idx = lambda d, k: d.tests[k].dataset.meta["index"].tolist() if k != "train" else d.dls.train.dataset.meta["index"].tolist()
+    assert idx(a, "id_test") == idx(b, "id_test") != idx(c, "id_test")      # the test set depends on test_seed only
+    assert idx(a, "train") != idx(b, "train")                                # the training subset on seed
 
 
 def test_fmnist_c_bad_args_and_missing(tmp_data, monkeypatch):

@@ -105,11 +105,23 @@ def test_random_texts_real_tokenizers():
     assert ids.shape == (5, 16) and (ids.argmax(-1) == 5).all()
 
 
-def test_gram_loss():
+def test_gram_volume():
     g = gen(4)
-    fa = torch.randn(8, 6, generator=g)
+    fa, fb = torch.randn(8, 6, generator=g), torch.randn(8, 6, generator=g)
     Q, _ = torch.linalg.qr(torch.randn(6, 6, generator=g))
-    assert gram_loss(fa, fa @ Q * 3) < 1e-10
-    assert gram_loss(fa, torch.randn(8, 6, generator=g)) > 0
-    assert gram_loss(fa, torch.randn(8, 20, generator=g)) >= 0     # different widths are fine
-    with pytest.raises(ValueError, match="batch sizes"): gram_loss(fa, fa[:4])
+    assert gram_volume(fa, 3 * fa, fa) == 0                          # collinear views span nothing
+    assert gram_volume(fa, fb) == pytest.approx(float(gram_volume(fa @ Q, 2 * fb @ Q)), rel=1e-5)
+    assert 0 < gram_volume(fa, fb) <= 1
+    with pytest.raises(ValueError, match="same batch"): gram_volume(fa, fa[:4])
+    with pytest.raises(ValueError, match="at least 2"): gram_volume(fa)
+
+
+def test_ar_ignores_padding():
+    "Appending pad positions (whatever their activations) leaves AR unchanged; without a mask they would dilute it."
+    g = gen(5)
+    s, t = torch.randn(3, 4, 8, generator=g), torch.randn(3, 4, 8, generator=g)
+    m = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]).bool()
+    pad = lambda a: torch.cat([a, torch.randn(3, 5, 8, generator=g)], 1)
+    mp = torch.cat([m, torch.zeros(3, 5, dtype=torch.bool)], 1)
+    assert ar_loss({"l": pad(s)}, {"l": pad(t)}, mask=mp) == pytest.approx(float(ar_loss({"l": s}, {"l": t}, mask=m)), rel=1e-6)
+    assert ar_loss({"l": s}, {"l": t}, mask=m) == pytest.approx(float(((s - t)[m] ** 2).mean()), rel=1e-6)
