@@ -15,7 +15,9 @@ instead: imports, exported cells and `show_doc`, as `nbdev_proc_nbs` runs them f
 
 Cache: build/docs/executed/<page>.ipynb and <page>.json (status, times, error), keyed on the notebook's bytes, the
 mode, rtd_nb/, settings.ini, tests/fixtures/, papers/*.py and bench/*.py. A failed notebook's record keeps its error
-(its page is rendered from nbdev's docs execution, flagged), so the docs build reports it without running it again."""
+(its page is rendered from nbdev's docs execution, flagged), so the docs build reports it without running it again.
+The longest notebooks start first: by the last execution's time, else by durations.json (committed; `--save-durations`
+rewrites it from a full run), which orders a fresh clone's run."""
 from __future__ import annotations
 import argparse, datetime, fnmatch, hashlib, json, os, re, signal, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
