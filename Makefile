@@ -9,6 +9,10 @@ setup:
 paper: setup
 	bash tools/paper.sh
 
+# the seeds' ablation grid (RTD: T x lambda_KD x lambda_AR, AR-only, perturbations, layers; Lipsum-FT: L, M, KLD, bank)
+ablations: setup
+	PARTS=ablations BENCH=0 bash tools/paper.sh
+
 test: setup
 	bash tools/test.sh
 

@@ -18,9 +18,9 @@ from .losses import kd_loss, ar_loss_per_layer, lipsum_loss, random_texts
 from .hooks import Activations, count_hooks, hookable_layers, token_mask
 
 # %% auto #0
-__all__ = ['FrozenTeacher', 'frozen_teacher', 'EvalModeStudent', 'TermMetric', 'LossTermsCallback', 'loss_terms', 'epoch_terms',
-           'TaskLoss', 'InputNoise', 'identity', 'rtd_terms', 'default_ar_layers', 'RTDCallback', 'encode_texts',
-           'LipsumCallback', 'StepTimer']
+__all__ = ['TEACHER_DTYPES', 'FrozenTeacher', 'frozen_teacher', 'EvalModeStudent', 'TermMetric', 'LossTermsCallback',
+           'loss_terms', 'epoch_terms', 'TaskLoss', 'InputNoise', 'identity', 'rtd_terms', 'default_ar_layers',
+           'cheap_teacher', 'RTDCallback', 'encode_texts', 'LipsumCallback', 'StepTimer']
 
 # %% ../nbs/05_callbacks.ipynb #61048bc9
 class FrozenTeacher:
@@ -244,7 +244,19 @@ def default_ar_layers(model:nn.Module, # a `Classifier` (or any model)
     idx = sorted({round(i*(len(top)-1)/n) for i in range(1, n+1)}) if n > 1 else [len(top)-1]
     return [top[i] for i in idx]
 
-# %% ../nbs/05_callbacks.ipynb #cdb8980a
+# %% ../nbs/05_callbacks.ipynb #87e00ec2
+TEACHER_DTYPES = ("fp32", "bf16", "fp16", "int8")
+
+def cheap_teacher(teacher:FrozenTeacher, # the frozen teacher (not changed)
+                  dtype:str="fp32", # "fp32", "bf16", "fp16", or "int8" (dynamic quantisation of its linear layers, CPU)
+                 )->FrozenTeacher:
+    "A lower-precision frozen copy of `teacher` (fp32: the teacher itself); its outputs are compared with fp32's in the tests."
+    if dtype == "fp32": return teacher
+    m = copy.deepcopy(teacher.module)
+    if dtype == "int8": m = torch.ao.quantization.quantize_dynamic(m.cpu(), {nn.Linear}, dtype=torch.qint8)
+    else: m = m.to({"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
+    return FrozenTeacher(m)
+
 class RTDCallback(LossTermsCallback):
     "RTD: CE on x + λ_KD·T²·KL(q_T‖q_S) on x' = π(x) + λ_AR·activation MSE at `layers` on x ∪ x', with a frozen teacher."
     order = 5
@@ -260,7 +272,10 @@ class RTDCallback(LossTermsCallback):
                  kd_every:int=1, # the terms run every k-th training step only (weighted ×k)
                  ce_on:str="clean", # "clean" (RTD) or "perturbed": one forward on x' serves CE and KD (another method)
                  fused:bool|str="auto", # one student forward on [x; x'] (True), two (False), "auto": fused unless BatchNorm trains
+                 teacher_dtype:str="fp32", # the teacher's precision: "fp32", "bf16"/"fp16" (GPU), "int8" (dynamic quantisation, CPU)
                 ):
+        if teacher_dtype not in TEACHER_DTYPES: raise ValueError(f"teacher_dtype must be one of {TEACHER_DTYPES}, got {teacher_dtype!r}")
+        self.teacher_dtype = teacher_dtype
         self.lam_kd, self.lam_ar, self.T = check_nonneg("lam_kd", lam_kd), check_nonneg("lam_ar", lam_ar), check_positive("T", T)
         for k, v, ok in (("kd_on", kd_on, ("perturbed", "both")), ("ar_on", ar_on, ("perturbed", "both")), ("ce_on", ce_on, ("clean", "perturbed"))):
             if v not in ok: raise ValueError(f"{k} must be one of {ok}, got {v!r}")
@@ -283,18 +298,19 @@ class RTDCallback(LossTermsCallback):
         if a is not None: a.remove().clear()
         self._hooks, self._mode, self._x, self._xp, self._zp, self._zc, self._sa = [], None, None, None, None, None, None
 
-# %% ../nbs/05_callbacks.ipynb #ba2c4a34
+# %% ../nbs/05_callbacks.ipynb #de1df2f3
 @patch
 def before_fit(self:RTDCallback):
     LossTermsCallback.before_fit(self)
     self._reset()
     model = self.learn.model
     self.teacher.to(_device_of(model))
+    self._tq = cheap_teacher(self.teacher, self.teacher_dtype)        # the teacher the steps run (the same object at fp32)
     self._bns = _bn_layers(model)
     if self.lam_ar > 0:  # resolve the layers now: a typo fails before training, not in batch 1
         self._layers = self.layers or default_ar_layers(model)
         self._s_acts = Activations(model, self._layers)
-        self._t_acts = Activations(self.teacher.module, self._layers, detach=True)
+        self._t_acts = Activations(self._tq.module, self._layers, detach=True)
     old = self.__dict__.get("_armer")                     # left behind by a fit that raised
     if old is not None and old in self.learn.cbs: self.learn.remove_cb(old)
     if self.terms: self._armer = _ArmLast(self, order=999); self.learn.add_cb(self._armer)
@@ -310,8 +326,12 @@ def step_mode(self:RTDCallback)->str|None:
 @patch
 def _teacher(self:RTDCallback, x:Tensor, hooks:bool):
     "One inference-mode forward of the teacher: logits and (with `hooks`) the AR activations, as normal tensors."
-    with torch.inference_mode(), (self._t_acts if hooks else nullcontext()): z = self.teacher.module(x)
-    acts = {k: v.clone() for k, v in self._t_acts.stored.items()} if hooks else None  # clones outside inference mode:
+    t = self.__dict__.get("_tq") or self.teacher
+    low = self.teacher_dtype in ("bf16", "fp16")
+    if low and x.is_floating_point(): x = x.to(next(t.module.parameters()).dtype)
+    with torch.inference_mode(), (self._t_acts if hooks else nullcontext()): z = t.module(x)
+    if low: z = z.float()
+    acts = {k: v.float().clone() for k, v in self._t_acts.stored.items()} if hooks else None  # clones outside inference mode:
     if hooks: self._t_acts.clear()                                                    # normal tensors autograd accepts
     return z.clone(), acts
 
@@ -407,7 +427,7 @@ def after_pred(self:RTDCallback):
     self._sa = {l: torch.cat([v[:k], v[B:]]) if self.ar_on == "both" else v[B:] for l, v in acts.items()}
     self.learn.xb = (self._x,)
 
-# %% ../nbs/05_callbacks.ipynb #feb8e9b6
+# %% ../nbs/05_callbacks.ipynb #54435f30
 def _features(model:nn.Module, x:Tensor)->Tensor:
     "Unnormalised embeddings from a `Classifier` (`.features`) or a bare encoder (by `input_kind`)."
     if hasattr(model, "features"): return model.features(x)
@@ -446,7 +466,7 @@ def encode_texts(encoder:nn.Module, # an encoder with `encode_text` (frozen)
     with torch.inference_mode(): out = torch.cat([f(encoder, ids[i:i+chunk]) for i in range(0, len(ids), chunk)])
     return out.clone()
 
-# %% ../nbs/05_callbacks.ipynb #a4e83660
+# %% ../nbs/05_callbacks.ipynb #08607218
 class LipsumCallback(LossTermsCallback):
     "Lipsum-FT: CE + λ·(energy gap between the fine-tuned and the zero-shot model on M random L-token texts)."
     order = 6
@@ -500,7 +520,7 @@ class LipsumCallback(LossTermsCallback):
         self.text_ids = self._bank_ids[idx]
         return self._bank[idx.to(self._bank.device)]
 
-# %% ../nbs/05_callbacks.ipynb #c96f2f03
+# %% ../nbs/05_callbacks.ipynb #c0ba955c
 @patch
 def _arm(self:LipsumCallback):
     "Register the one-shot pre-hook on the student's head (it removes itself when the head runs) and its guard."
@@ -552,7 +572,7 @@ def after_cancel_batch(self:LipsumCallback): self._remove()
 @patch
 def __del__(self:LipsumCallback): self._remove()
 
-# %% ../nbs/05_callbacks.ipynb #ba8f40ac
+# %% ../nbs/05_callbacks.ipynb #32cc5ccc
 def _sync(learn):
     dev = _device_of(learn.model)
     if dev.type == "cuda": torch.cuda.synchronize(dev)

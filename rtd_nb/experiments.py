@@ -343,11 +343,12 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
              benchmarks:tuple=("vader", "fmnist-c"), # the offline benchmarks
              device=None, # default: CUDA if available
              log=print, # where progress lines go
+             select=None, # keep only the specs for which `select(spec)` is true (None: all)
              **overrides, # extra `run_experiment` arguments for every run
             )->pd.DataFrame:
     "Run every spec of `parts` (finished runs are loaded), with progress and an estimate of the time left."
     parts = [p.strip() for p in parts.split(",")] if isinstance(parts, str) else list(parts)
-    specs = [s for p in parts for s in plan(p, tuple(seeds), tuple(benchmarks))]
+    specs = [s for p in parts for s in plan(p, tuple(seeds), tuple(benchmarks)) if select is None or select(s)]
     base, rows, t00 = dict(BASE_SECONDS), [], time.perf_counter()
     left = lambda i: sum(spec_cost(s) * base.get(s["bench"], 120.) for s in specs[i:])
     log(f"[plan] {len(specs)} runs ({', '.join(parts)}) into {out_dir}; first estimate {_fmt_s(left(0))}")
