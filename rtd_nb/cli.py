@@ -79,9 +79,10 @@ def add_signature_args(p, # an argparse parser or argument group
         default = None if prm.default is inspect.Parameter.empty else prm.default
         spec = dict(kw[n]) if kw and n in kw else _spec(hints.get(n, prm.annotation), default)
         if spec is None: continue
+        default = spec.pop("default", default)
         helptext = (docs.get(n) or "").replace("%", "%%")
         must = n in required or (prm.default is inspect.Parameter.empty and n not in (kw or {}))
-        if not must and default not in (None, False, ()) and spec.get("action") is not argparse.BooleanOptionalAction:
+        if not must and default not in (None, False, (), "") and spec.get("action") is not argparse.BooleanOptionalAction:
             helptext += f" (default: {' '.join(map(str, default)) if isinstance(default, (tuple, list)) else default})"
         extra = {k: spec.pop(k) for k in ("_split", "_dict") if k in spec}
         p.add_argument(flag(n), *(flags or {}).get(n, ()), dest=n, required=must, help=helptext,
@@ -103,7 +104,7 @@ def _post(p, a:argparse.Namespace)->argparse.Namespace:
                 setattr(a, n, dict(w.split("=", 1) for w in v))
     return a
 
-# %% ../nbs/10a_cli.ipynb #7f204a2a
+# %% ../nbs/10a_cli.ipynb #5a11f5f1
 def hparam_args(p:argparse.ArgumentParser, # the parser to add the options to
                 method:str, # a registered method name
                 taken:tuple=(), # option names the command already has (not added again)
@@ -118,8 +119,8 @@ def hparam_args(p:argparse.ArgumentParser, # the parser to add the options to
         if spec is None or n in taken: continue
         extra = {k: spec.pop(k) for k in ("_split", "_dict") if k in spec}
         d = s["default"]
-        g.add_argument(flag(n), dest=f"hp_{n}", default=argparse.SUPPRESS, help=(s["doc"] or "").replace("%", "%%")
-                       + f" (default: {' '.join(map(str, d)) if isinstance(d, (tuple, list)) else d})", **spec)
+        shown = "" if d is None else f" (default: {' '.join(map(str, d)) if isinstance(d, (tuple, list)) else d})"
+        g.add_argument(flag(n), dest=f"hp_{n}", default=argparse.SUPPRESS, help=(s["doc"] or "").replace("%", "%%") + shown, **spec)
         if extra: g.__dict__.setdefault("_rtd_post", {})[f"hp_{n}"] = extra
         names.append(n)
     return names
