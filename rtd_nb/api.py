@@ -552,7 +552,7 @@ class Result:
         if model is None:
             if not cfg.get("model_is_name"):
                 raise BadInputError(f"{run_dir} was trained from a built model ({cfg['model']}): pass model= (one of the same architecture) to Result.load")
-            seed_everything(cfg.get("seed", 0))           # a model without published weights is the seeded random one it started from
+            if ref: seed_everything(cfg.get("seed", 0))   # a model without published weights: the seeded random one it started from
             enc = _load(cfg["model"], cfg.get("pretrained"), device)
             if cfg.get("init") == "lp": enc = backbone_encoder(enc)
             model = enc if ref else Classifier(enc, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)
