@@ -154,7 +154,7 @@ def method_learner(model:nn.Module, # the model to fine-tune: a `Classifier` (ch
                    metrics=[accuracy] if metrics is None else list(metrics), cbs=mcbs + list(cbs or []))
 
 # %% ../nbs/06a_methods.ipynb #694ba785
-import math, types, typing
+import collections.abc, math, types, typing
 import numpy as np
 from fastcore.docments import docments
 
@@ -196,7 +196,7 @@ def _as_type(v, t):
         if isinstance(v, str): v = [s.strip() for s in v.split(",") if s.strip()]    # "a,b" as the command line gives it
         return o(v) if isinstance(v, (list, tuple)) else _NO
     if o is dict: return v if isinstance(v, dict) else _NO
-    if o in (typing.Callable, __import__("collections.abc").abc.Callable): return v if callable(v) else _NO
+    if o in (typing.Callable, collections.abc.Callable): return v if callable(v) else _NO
     if isinstance(o, type): return v if isinstance(v, o) else _NO
     return v                                                            # an annotation we cannot check: accepted
 _NO = object()
