@@ -1,7 +1,7 @@
 # rtd_nb: the two commands a fresh machine needs.
 #   make paper  - set up everything, then run the main job on the embedded real data
-#   make test   - set up everything, then run every test (export check, clean check, nbdev_test, pytest)
-.PHONY: setup paper test docs bench readme export
+#   make test   - set up everything, then run every test (export and clean checks, every notebook once, pytest)
+.PHONY: setup paper test docs screenshots bench readme export
 
 setup:
 	bash tools/setup.sh
@@ -15,6 +15,10 @@ test: setup
 # the documentation site, rendered without Quarto (Sphinx + MyST-NB) into _site/; see docs/README.md
 docs: setup
 	bash tools/docs.sh
+
+# refresh the committed screenshots docs/img/*.png from the site (the test suite takes them into a temporary folder)
+screenshots: setup
+	RTD_SCREENSHOTS=docs/img .venv/bin/python -m pytest tests/test_docs.py -q -p no:cacheprovider -k screenshots
 
 # step time and peak memory of every method relative to plain fine-tuning -> results/bench/overhead.{json,md}
 bench: setup

@@ -18,7 +18,8 @@ def write_variables(results, out:Path, df)->Path:
     "papers/_variables.yml from `paper_values` (every var of paper.qmd is defined: 'n/a' when results lack it)."
     import yaml
     from rtd_nb import report as rp
-    want = rp.shortcode_vars((HERE/"paper.qmd").read_text()) if (HERE/"paper.qmd").exists() else []
+    from shortcodes import shortcode_vars
+    want = shortcode_vars((HERE/"paper.qmd").read_text()) if (HERE/"paper.qmd").exists() else []
     vals = rp.paper_values(results, df=df) if not isinstance(df, Exception) else {}
     vals = {**{k: "n/a" for k in want}, **vals}
     p = out/"_variables.yml"

@@ -2,24 +2,25 @@
 
     python papers/render.py [--dir papers] [--engine auto|pandoc|markdown-it] [--embed]
 
-Expands Quarto's `{{< include file >}}` and `{{< var key >}}` shortcodes (values from _variables.yml, written by
-papers/build.py), then converts the Markdown with pandoc (`apt-get install pandoc`; math as MathML, no network) or,
-without pandoc, with markdown-it-py (tables, no math typesetting). Fails on an undefined var or a missing include."""
+Expands Quarto's `{{< include file >}}` and `{{< var key >}}` shortcodes with papers/shortcodes.py (values from
+_variables.yml, written by papers/build.py), then converts the Markdown with pandoc (`apt-get install pandoc`; math as
+MathML, no network) or, without pandoc, with markdown-it-py (tables, no math typesetting). Fails on an undefined var or
+a missing include."""
 from __future__ import annotations
 import argparse, re, shutil, subprocess, sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from shortcodes import expand_shortcodes, read_variables
 
 STYLE = "<style>body{max-width:72em}table{font-size:80%}figure img{max-width:100%}figcaption{font-size:90%}</style>"
 
 def expanded(d:Path, qmd:Path=HERE/"paper.qmd")->str:
     "`qmd` with every include (relative to `d`) and var shortcode (values from `d/_variables.yml`) expanded."
-    import yaml
-    from rtd_nb.report import expand_shortcodes
     vp = d/"_variables.yml"
     if not vp.exists(): sys.exit(f"{vp} not found: run `python papers/build.py --results <R>` first")
-    return expand_shortcodes(Path(qmd).read_text(), d, yaml.safe_load(vp.read_text()) or {})
+    return expand_shortcodes(Path(qmd).read_text(), d, read_variables(d))
 
 def _front(md:str)->tuple:
     m = re.match(r"^---\n(.*?)\n---\n", md, re.S)

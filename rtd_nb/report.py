@@ -4,19 +4,18 @@
 
 # %% ../nbs/12_report.ipynb #ed96dd65
 from __future__ import annotations
-import json, re, warnings, zlib
+import json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt, seaborn as sns
-from .core import read_results, write_config, append_metrics
+from .core import read_results
 
 # %% auto #0
 __all__ = ['METHODS', 'BENCHMARKS', 'ID_SPLIT', 'PRODUCERS', 'LOWER_BETTER', 'UNRANKED', 'PAPER_BENCHMARKS', 'PAPER_METHODS',
-           'MissingResultsError', 'method_name', 'bench_name', 'synthetic_results', 'collect', 'per_seed', 'seed_stats',
-           'fmt_pm', 'format_stats', 'shift_frame', 'main_stats', 'main_table', 'to_markdown', 'ablation_table',
-           'wise_curve', 'frontier_plot', 'shift_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame',
-           'cka_plot', 'tsne_plot', 'compute_stats', 'compute_table', 'bench_table', 'bkey', 'paper_values',
-           'shortcode_vars', 'shortcode_includes', 'expand_shortcodes']
+           'MissingResultsError', 'method_name', 'bench_name', 'collect', 'per_seed', 'seed_stats', 'fmt_pm',
+           'format_stats', 'shift_frame', 'main_stats', 'main_table', 'to_markdown', 'ablation_table', 'wise_curve',
+           'frontier_plot', 'shift_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot',
+           'tsne_plot', 'compute_stats', 'compute_table', 'bench_table', 'bkey', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
 METHODS = dict(zeroshot="Zero-shot", ft="FT", lp="LP", lpft="LP-FT", wise="WiSE-FT", lora="LoRA", lipsum="Lipsum-FT",
@@ -50,120 +49,6 @@ def _order(methods)->list:
     extra = sorted(m for m in methods if m not in METHODS)
     if "rtd" in known: known.remove("rtd"); extra.append("rtd")
     return known + extra
-
-# %% ../nbs/12_report.ipynb #e568bf0c
-def _fake_logits(rng, n, C, quality, temp):
-    "Logits (N, C) whose argmax is right with probability ≈ `quality`, and labels; `temp` sets the confidence."
-    y = rng.integers(0, C, n)
-    right = rng.random(n) < quality
-    pred = np.where(right, y, (y + rng.integers(1, C, n)) % C)
-    z = rng.normal(0, 1, (n, C)); z[np.arange(n), pred] += rng.uniform(0.5, 3.0, n) * temp
-    return z, y
-
-def _np_bins(z, y, n_bins=15):
-    "`calibration_bins` in NumPy: bin, left, n, conf, acc."
-    p = np.exp(z - z.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
-    conf, ok = p.max(1), (p.argmax(1) == y).astype(float)
-    edges = np.linspace(0, 1, n_bins + 1)
-    b = np.searchsorted(edges[1:-1], conf, side="left")          # bin i holds (edges[i], edges[i+1]]
-    g = pd.DataFrame(dict(bin=b, conf=conf, acc=ok)).groupby("bin").agg(n=("acc", "size"), conf=("conf", "mean"), acc=("acc", "mean"))
-    g = g.reindex(range(n_bins)); g.insert(0, "left", edges[:-1]); g["n"] = g["n"].fillna(0).astype(int)
-    return g.reset_index(names="bin")
-
-def _np_eval(preds:dict)->dict:
-    "The flat dict of `rtd_nb.evaluate.evaluate_preds` for {split: (logits, labels)}, computed with NumPy."
-    res, worst = {}, {}
-    for k, (z, y) in preds.items():
-        C = z.shape[1]; lp = z - z.max(1, keepdims=True); lp -= np.log(np.exp(lp).sum(1, keepdims=True))
-        pred = z.argmax(1); cb = _np_bins(z, y).dropna()
-        f1 = [2*((pred == c) & (y == c)).sum()/max((pred == c).sum() + (y == c).sum(), 1) for c in range(C)]
-        res.update({f"{k}/acc": float((pred == y).mean()), f"{k}/f1_macro": float(np.mean(f1)),
-                    f"{k}/ece": float((cb.n*(cb.acc - cb.conf).abs()).sum()/len(y)), f"{k}/nll": float(-lp[np.arange(len(y)), y].mean()),
-                    f"{k}/n": len(y)})
-        worst[k] = res[f"{k}/acc"]
-    ood = [k for k in preds if k != ID_SPLIT]
-    for m in ("acc", "f1_macro", "ece", "nll"): res[f"ood/{m}_mean"] = float(np.mean([res[f"{k}/{m}"] for k in ood]))
-    res["delta_rob"] = res[f"{ID_SPLIT}/acc"] - res["ood/acc_mean"]
-    name = min(worst, key=worst.get); res["worst_group/acc"], res["worst_group/name"] = worst[name], name
-    return res
-
-def _log(run_dir, res:dict, model:str, **extra):
-    "What `rtd_nb.evaluate.log_eval` writes: one line per (model, split) and one summary line."
-    splits = [k[:-2] for k in res if k.endswith("/n")]
-    for s in splits: append_metrics(run_dir, dict(model=model, split=s, **extra, **{k[len(s)+1:]: v for k, v in res.items() if k.startswith(s + "/")}))
-    append_metrics(run_dir, dict(model=model, split="summary", **extra, **{k: v for k, v in res.items() if k.split("/")[0] not in splits}))
-
-def synthetic_results(root:str|Path, # results root to write (a fresh folder)
-                      benchmarks:dict|None=None, # {benchmark: [OOD split names]}
-                      methods:tuple=("ft", "lpft", "wise", "lipsum", "rtd"), # main-table methods (zero-shot comes with every run)
-                      seeds:tuple=(0, 1, 2), # seeds of the main runs
-                      ablations:bool=True, sweep:bool=True, bench:bool=False, extras:bool=True, # which parts to write
-                      n:int=120, # items per split
-                      seed:int=0, # seeds the made-up numbers
-                     )->Path:
-    "Write a small results tree in the runner's layout with made-up predictions (for examples and tests only)."
-    root = Path(root); rng0 = np.random.default_rng(seed)
-    benchmarks = benchmarks or {"vader": ["tweets", "amazon", "nyt"], "fmnist-c": ["near", "mid", "far"]}
-    C = 2
-    def quality(b, m, s):                  # a made-up accuracy per benchmark, method and split
-        base = dict(zeroshot=.70).get(m, .80 + .1*((zlib.crc32(f"{b}/{m}".encode()) % 7)/7 - .5))
-        drop = .0 if s == ID_SPLIT else .05 + .05*benchmarks[b].index(s)
-        return float(np.clip(base - drop*(1.4 if m == "ft" else 1), .05, .98))
-    def fake(b, m, rng, temp=1., q=None):
-        return {sp: _fake_logits(rng, n, C, (q or {}).get(sp, quality(b, m, sp)), temp) for sp in [ID_SPLIT, *benchmarks[b]]}
-    cfg0 = dict(model="synthetic", epochs=1, lr=1e-4, bs=32, max_items=n)
-    for bi, (b, ood) in enumerate(benchmarks.items()):
-        dist = np.sort(rng0.uniform(1, 5, len(ood)))
-        d = root/"main"/b; d.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(dict(split=[ID_SPLIT, *ood], distance=[.5, *dist], bucket=["ID", *np.where(dist > dist.mean(), "far", "near")])).to_csv(d/"shift.csv", index=False)
-        for sd in seeds:
-            pz = fake(b, "zeroshot", np.random.default_rng([seed, bi, sd, 7]), temp=.6)
-            zs = _np_eval(pz)
-            for mi, m in enumerate(methods):
-                rng = np.random.default_rng([seed, bi, sd, mi])
-                run = d/f"{m}-s{sd}"
-                write_config(run, dict(cfg0, method=m, hparams=dict(lam_kd=.5, T=4., lam_ar=.1, layers=None, perturb="<perturbation object>") if m == "rtd" else {}, seed=sd, data_name=b,
-                                       tags=dict(benchmark=b, experiment="main", perturbations=["noise"], synthetic=True)))
-                pf = fake(b, m, rng, temp=1.5 if m == "ft" else 1.)
-                _log(run, zs, "zeroshot"); _log(run, _np_eval(pf), "final")
-                step = dict(ft=1., lp=.4, lpft=1.1, wise=1.).get(m, 1.9) * (1 + .02*rng.normal())
-                append_metrics(run, dict(model="train", split="summary", step_s=.05*step, steps=100, train_s=5*step, ce=.3,
-                                         **({"kd": .1, "ar": .01} if m == "rtd" else {})))
-                if not extras: continue
-                pd.concat([_np_bins(*zy).assign(model=mod, split=sp) for mod, ps in (("zeroshot", pz), ("final", pf)) for sp, zy in ps.items()]) \
-                  [["model", "split", "bin", "left", "n", "conf", "acc"]].to_csv(run/"reliability.csv", index=False)
-                depth, drift = np.linspace(0, 1, 6), dict(ft=.5, lpft=.3, wise=.25).get(m, .15)
-                pd.DataFrame(dict(layer=[f"block.{i}" for i in range(6)], depth=depth,
-                                  cka=np.clip(1 - drift*depth**2 + rng.normal(0, .01, 6), 0, 1))).to_csv(run/"cka.csv", index=False)
-                if sd == min(seeds):
-                    rows = [dict(model=mod, split=sp, domain=sp, label=int(l), x=float(rng.normal(3*l, 1)), y=float(rng.normal(2*(sp != ID_SPLIT), 1)))
-                            for mod in ("zeroshot", "final") for sp in [ID_SPLIT, *ood] for l in rng.integers(0, C, 15)]
-                    pd.DataFrame(rows).to_csv(run/"tsne.csv", index=False)
-        if ablations:
-            cells = [("ft", "ft", {})] + [("grid", "rtd", dict(T=T, lam_kd=k, lam_ar=a)) for T in (2., 4.) for k in (.1, .5) for a in (.01, .1)] \
-                    + [("kd-only", "rtd", dict(T=4., lam_kd=.5, lam_ar=0.)), ("ar-only", "rtd", dict(T=4., lam_kd=0., lam_ar=.1)),
-                       ("perturb=noise", "rtd", dict(T=4., lam_kd=.5, lam_ar=.1, perturb="noise"))]
-            for i, (cell, m, hp) in enumerate(cells):
-                for sd in seeds[:2]:
-                    run = root/"ablations"/b/f"{m}-{i}-s{sd}"
-                    write_config(run, dict(cfg0, method=m, hparams=hp, seed=sd, data_name=b,
-                                           tags=dict(benchmark=b, experiment="ablation", ablation=cell, perturbations=["noise", "blur"], synthetic=True)))
-                    _log(run, _np_eval(fake(b, m, np.random.default_rng([seed, bi, sd, 100 + i]))), "final")
-        if sweep:
-            for sd in seeds:
-                run, rng = root/"sweep"/b/f"wise-sweep-s{sd}", np.random.default_rng([seed, bi, sd, 200])
-                write_config(run, dict(experiment="wise-sweep", base_run=f"ft-s{sd}", base=dict(cfg0, method="ft", seed=sd), alphas=[],
-                                       tags=dict(benchmark=b, experiment="wise-sweep", synthetic=True)))
-                for a in np.round(np.linspace(0, 1, 6), 2):
-                    q = {sp: (1 - a)*quality(b, "zeroshot", sp) + a*quality(b, "ft", sp) + .08*a*(1 - a) for sp in [ID_SPLIT, *ood]}
-                    _log(run, _np_eval(fake(b, "ft", rng, q=q)), f"alpha={a:g}", alpha=float(a))
-    if bench:
-        res = [dict(model=k, arch=k, bs=8, device="cpu", bf16=False, isolate=True,
-                    methods=[dict(method=m, spec=m, step_s=.05*r, step_rel=r, peak_mb=500*r**.5, mem_rel=r**.5, items_per_s=8/(.05*r))
-                             for m, r in (("FT", 1.), ("RTD", 1.9), ("Lipsum-FT", 1.6))]) for k in ("minilm", "vit-b-32")]
-        (root/"bench").mkdir(parents=True, exist_ok=True)
-        (root/"bench"/"overhead.json").write_text(json.dumps(dict(meta=dict(synthetic=True), results=res)))
-    return root
 
 # %% ../nbs/12_report.ipynb #084541a3
 _EXP_DIRS = {"main": "main", "ablations": "ablation", "sweep": "wise-sweep"}
@@ -701,36 +586,3 @@ def paper_values(root:str|Path, # results root
         for c, key in (("kd-only", "ablation_kd_only_vs_ft"), ("ar-only", "ablation_ar_only_vs_ft")):
             if c in at.index: v[key] = at.loc[[c]].iloc[0]["OOD mean − FT"]
     return v
-
-# %% ../nbs/12_report.ipynb #182f911f
-_RE_VAR = re.compile(r"\{\{<\s*var\s+([^\s>]+)\s*>\}\}")
-_RE_INC = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
-
-def shortcode_vars(text:str)->list:
-    "The keys of every `{{< var key >}}` in `text`, in order of appearance."
-    return _RE_VAR.findall(text)
-
-def shortcode_includes(text:str)->list:
-    "The paths of every `{{< include path >}}` in `text`."
-    return _RE_INC.findall(text)
-
-def expand_shortcodes(text:str, # Quarto Markdown
-                      base:str|Path, # folder include paths are relative to
-                      variables:dict, # var key → value (e.g. read from _variables.yml)
-                      strict:bool=True, # unknown var or missing include → error (else a visible marker)
-                     )->str:
-    "Replace `{{< include f >}}` by the file's (expanded) text and `{{< var k >}}` by `variables[k]`."
-    base = Path(base)
-    def inc(m):
-        p = base/m.group(1)
-        if not p.exists():
-            if strict: raise FileNotFoundError(f"include {m.group(1)} not found in {base}: run `python papers/build.py --results <R>` first")
-            return f"**Missing: `{m.group(1)}`**"
-        return expand_shortcodes(p.read_text(), p.parent, variables, strict)
-    def var(m):
-        k = m.group(1)
-        if k not in variables:
-            if strict: raise KeyError(f"{{{{< var {k} >}}}} is not defined in the variables: add it to rtd_nb.report.paper_values")
-            return f"**?{k}?**"
-        return str(variables[k])
-    return _RE_VAR.sub(var, _RE_INC.sub(inc, text))

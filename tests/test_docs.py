@@ -1,10 +1,12 @@
 """The documentation site, built by tools/docs.sh and opened in a real browser (headless Chromium driven by Selenium).
 
 Every page loads without console errors, every image loads, every internal link (and its #anchor) resolves, every
-notebook has its page in the navigation, hidden cells stay hidden, and the README's screenshots are refreshed.
+notebook has its page in the navigation, hidden cells stay hidden, and the screenshots of docs/README.md can be taken.
 Skipped, with the reason, only when Chromium or its driver is not installed (tools/setup.sh installs both).
-Set RTD_DOCS_ONLY (globs) to execute only some notebooks for a quicker local run; the default executes all of them.
-RTD_DOCS_SITE=_site checks a site already built by tools/docs.sh instead of building one.
+The build executes only notebooks whose cached execution is stale (after tools/test.sh's executor: none, and
+RTD_DOCS_EXPECT_CACHED makes it fail otherwise). Set RTD_DOCS_ONLY (globs) to execute only some notebooks for a quicker
+local run. RTD_DOCS_SITE=_site checks a site already built by tools/docs.sh instead of building one.
+Screenshots go to a temporary folder; `make screenshots` (RTD_SCREENSHOTS=docs/img) refreshes the committed ones.
 """
 import ast, html.parser, http.server, json, os, re, shutil, subprocess, sys, threading, time, urllib.error, urllib.request
 from functools import partial
@@ -16,14 +18,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 DRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
-IMG = ROOT/'docs'/'img'
 
 if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
     pytest.skip(f'Chromium not installed ({CHROMIUM}, {DRIVER} missing): apt-get install chromium chromium-driver '
                 '(tools/setup.sh does) to run the docs browser test', allow_module_level=True)
 
 sys.path.insert(0, str(ROOT/'tools'))
-import docs  # tools/docs.py: the build, and how it names pages
+import docsite                                 # tools/docsite: the build, and how it names pages
+from docsite import sources
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -38,7 +40,7 @@ class _Ids(html.parser.HTMLParser):
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
-    srcs = docs.notebooks()      # before the build: notebooks added while it runs are not expected in it
+    srcs = sources.notebooks()      # before the build: notebooks added while it runs are not expected in it
     if os.environ.get('RTD_DOCS_SITE'):   # check a site already built by tools/docs.sh instead of building one
         out = Path(os.environ['RTD_DOCS_SITE']).resolve()
     else:
@@ -87,7 +89,7 @@ def test_every_notebook_has_a_page_in_the_navigation(site):
     assert any(p.stem == '00_core' for p in srcs)
     home = (out/'index.html').read_text()
     for p in srcs:
-        name = docs.page_name(p)
+        name = sources.page_name(p)
         assert (out/f'{name}.html').exists(), f'{p} has no page {name}.html'
         if name != 'index': assert f'href="{name}.html"' in home, f'{name}.html is not in the navigation of the home page'
     sidebar = (ROOT/'nbs'/'sidebar.yml').read_text()   # Quarto's sidebar lists the same notebooks
@@ -142,11 +144,11 @@ def test_pages_show_api_docs_and_figures(site):
     out, base, _ = site
     core = (out/'core.html').read_text()
     assert 'tag_showdoc' in core and 'seed_everything' in core and 'id="seed_everything"' in core
-    for nb in docs.SRC.rglob('*.ipynb'):
+    for nb in docsite.SRC.rglob('*.ipynb'):
         cells = json.loads(nb.read_text())['cells']
         n_img = sum('image/png' in o.get('data', {}) for c in cells for o in c.get('outputs', []))
         if not n_img: continue
-        page = out/nb.relative_to(docs.SRC).with_suffix('.html')
+        page = out/nb.relative_to(docsite.SRC).with_suffix('.html')
         assert page.read_text().count('<img') >= n_img, f'{page.name} lost figures'
 
 def test_quarto_path_can_process_every_notebook():
@@ -156,7 +158,7 @@ def test_quarto_path_can_process_every_notebook():
     from nbdev.process import NBProcessor
     from nbdev.processors import _ast_contains
     bad = []
-    for p in docs.notebooks():
+    for p in sources.notebooks():
         if p.suffix != '.ipynb': continue
         for i, c in enumerate(NBProcessor(p).nb.cells):
             if c.cell_type != 'code' or not c.source: continue
@@ -168,8 +170,10 @@ def test_quarto_path_can_process_every_notebook():
     assert not bad, ('nbdev_docs would run these cells out of context: move their imports into the import cell '
                      '(or into a cell of their own):\n' + '\n'.join(bad))
 
-def test_screenshots_for_the_readme(site, browser):
+def test_screenshots_for_the_readme(site, browser, tmp_path):
+    "docs/README.md's screenshots: taken into a temporary folder, or into RTD_SCREENSHOTS (`make screenshots`: docs/img)."
     out, base, _ = site
+    IMG = Path(os.environ['RTD_SCREENSHOTS']).resolve() if os.environ.get('RTD_SCREENSHOTS') else tmp_path
     IMG.mkdir(parents=True, exist_ok=True)
     comp = next(p for p in ('models.html', 'core.html') if (out/p).exists())
     for pg, fn in (('index.html', 'home.png'), (comp, 'component.png')):

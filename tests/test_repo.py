@@ -32,6 +32,13 @@ def test_readme_is_generated_from_index():
     assert "make paper" in readme and "make test" in readme
 
 
+def test_readme_lists_every_notebook():
+    "The README's notebook table names every notebook of nbs/ (the site's sidebar is generated; the README is written)."
+    readme = (ROOT / "README.md").read_text()
+    missing = [p.name for p in sorted((ROOT / "nbs").glob("*.ipynb")) if p.stem != "index" and f"`{p.stem}`" not in readme]
+    assert not missing, f"README.md (from nbs/index.ipynb) does not list {missing} in its notebook table"
+
+
 def test_nbdev_clean_keeps_the_parameters_tag(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("lam_kd = 0.5", metadata={"tags": ["parameters"], "scrolled": True})]

@@ -8,6 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPERS = ROOT/"papers"
 sys.path.insert(0, str(PAPERS))
 from rtd_nb import report as rp
+from shortcodes import expand_shortcodes, shortcode_includes, shortcode_vars     # papers/shortcodes.py
+from fixtures.synthetic import synthetic_results                                 # tests/fixtures/synthetic.py
 import importlib.util
 _spec = importlib.util.spec_from_file_location("papers_build", PAPERS/"build.py")
 build = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(build)     # papers/build.py (not the build/ folder)
@@ -24,7 +26,7 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        R = rp.synthetic_results(tmp/"results", bench=True)
+        R = synthetic_results(tmp/"results", bench=True)
     out = tmp/"papers"
     r = run(PAPERS/"build.py", "--results", R, "--out", out, "--strict")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -89,9 +91,9 @@ def test_paper_uses_only_defined_values_and_built_files(built):
     R, out, _ = built
     qmd = (PAPERS/"paper.qmd").read_text()
     v = yaml.safe_load((out/"_variables.yml").read_text())
-    keys = rp.shortcode_vars(qmd)
+    keys = shortcode_vars(qmd)
     assert len(keys) > 30 and not [k for k in keys if k not in v]
-    incs = rp.shortcode_includes(qmd); figs = re.findall(r"\]\((figures/[^)]+)\)", qmd)
+    incs = shortcode_includes(qmd); figs = re.findall(r"\]\((figures/[^)]+)\)", qmd)
     assert set(incs) == {o for o in OUTPUTS if o.startswith("tables/")} and set(figs) == {o for o in OUTPUTS if o.startswith("figures/")}
     body = re.sub(r"\{\{<.*?>\}\}", "", qmd.split("## Results", 1)[1].split("## Limitations")[0])
     assert not re.search(r"\d+\.\d", body.replace("tables/", ""))                  # no typed numbers in the results text
@@ -107,10 +109,37 @@ def test_render_expands_every_shortcode(built, engine):
     v = yaml.safe_load((out/"_variables.yml").read_text())
     assert v["best_ood_value_vader"] in text
 
+def test_expand_shortcodes(tmp_path):
+    (tmp_path/"t.md").write_text("| a |\n|---|\n| {{< var x >}} |\n")
+    assert expand_shortcodes("Best: {{< var x >}}.\n{{< include t.md >}}", tmp_path, {"x": "81.2 ± 1.0"}) == \
+           "Best: 81.2 ± 1.0.\n| a |\n|---|\n| 81.2 ± 1.0 |\n"
+    with pytest.raises(KeyError, match="paper_values"): expand_shortcodes("{{< var nope >}}", tmp_path, {})
+    with pytest.raises(FileNotFoundError, match="papers/build.py"): expand_shortcodes("{{< include no.md >}}", tmp_path, {})
+    assert expand_shortcodes("{{< var nope >}} {{< include no.md >}}", tmp_path, {}, strict=False) == "**?nope?** **Missing: `no.md`**"
+    assert shortcode_vars("a {{< var b_1 >}} c {{<var d>}}") == ["b_1", "d"]
+    assert shortcode_includes("{{< include tables/main.md >}} {{< var x >}}") == ["tables/main.md"]
+
+def test_synthetic_results_are_the_librarys_own_metrics(tmp_path):
+    "The fixture's metrics.jsonl lines are what rtd_nb.evaluate writes: every split's metrics and the summary keys."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        R = synthetic_results(tmp_path/"results", benchmarks={"vader": ["tweets", "nyt"]}, methods=("rtd",), seeds=(0,),
+                              ablations=False, sweep=False, extras=True)
+    lines = [json.loads(l) for l in (R/"main"/"vader"/"rtd-s0"/"metrics.jsonl").read_text().splitlines()]
+    final = {d["split"]: d for d in lines if d["model"] == "final"}
+    assert set(final) == {"id_test", "tweets", "nyt", "summary"}
+    assert {"acc", "f1_macro", "ece", "nll", "n"} <= set(final["tweets"]) and final["tweets"]["n"] == 120
+    s = final["summary"]
+    assert abs(s["ood/acc_mean"] - (final["tweets"]["acc"] + final["nyt"]["acc"])/2) < 1e-9
+    assert abs(s["delta_rob"] - (final["id_test"]["acc"] - s["ood/acc_mean"])) < 1e-9
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always"); rp.collect(R)
+    assert any("synthetic" in str(x.message) for x in w)
+
 def test_missing_inputs_give_placeholders_and_strict_fails(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        R = rp.synthetic_results(tmp_path/"results", benchmarks={"vader": ["tweets", "nyt"]}, methods=("ft", "rtd"), seeds=(0, 1),
+        R = synthetic_results(tmp_path/"results", benchmarks={"vader": ["tweets", "nyt"]}, methods=("ft", "rtd"), seeds=(0, 1),
                                  ablations=False, sweep=False, extras=False)
     r = run(PAPERS/"table_ablation.py", "--results", R, "--out", tmp_path/"p", "--strict")
     assert r.returncode == 1 and "nbs/30_ablations.ipynb" in r.stderr
@@ -137,7 +166,7 @@ def test_compute_table_marks_missing_step_times_na(tmp_path):
     "A method one benchmark did not time (its runs have no `train` line) reads 'n/a' there, never 'nan×'."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        R = rp.synthetic_results(tmp_path/"results")
+        R = synthetic_results(tmp_path/"results")
     runs = [c.parent for c in (R/"main"/"fmnist-c").glob("*/config.json") if json.loads(c.read_text())["method"] == "lpft"]
     assert runs
     for d in runs:                          # LP-FT loses its step times on Fashion-MNIST-C only

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# The full test suite: rtd_nb/ equals what nbs/ export, notebooks are clean, every notebook runs, pytest.
+# The full test suite: rtd_nb/ equals what nbs/ export, notebooks are clean, the sidebar lists every notebook, every
+# notebook runs exactly once, pytest (whose docs test renders the site from those runs), and the suite leaves every
+# tracked file as it found it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
 export PYTHONHASHSEED=0 MPLBACKEND=Agg
-fail=0
+fail=0; start=$(date +%s)
+docsite() { PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}" python -m "$@"; }
 snap() { find "$1" -type f \( -name '*.py' -o -name '*.ipynb' \) -not -path '*/.ipynb_checkpoints/*' -not -path '*/runs/*' -print0 | sort -z | xargs -0 sha1sum; }
+# tracked files as they are now: which differ from HEAD, and how
+tracked() { git status --porcelain --untracked-files=no && git diff HEAD --binary | sha1sum; }
+in_git=0; git rev-parse --is-inside-work-tree >/dev/null 2>&1 && in_git=1
+[ $in_git = 1 ] && tracked_before=$(tracked)
 
 before=$(snap rtd_nb); nbdev_export; after=$(snap rtd_nb)
 if [ "$before" != "$after" ]; then
@@ -19,16 +26,30 @@ if [ "$before" != "$after" ]; then
   diff <(echo "$before") <(echo "$after") || true; fail=1
 else echo "ok: notebooks are clean"; fi
 
-# settings.ini's needs_data notebooks (WILDS + CLIP) cannot run with their defaults here: tests/test_experiments.py runs
-# them through papermill on fixture roots in the real WILDS format, and checks their clear error without data.
-# nbs/runs/ holds run outputs (the executed copies papermill writes), not sources.
-needs=$(python -c "from nbdev.config import get_config; import re; print('|'.join(re.escape(n) for n in get_config().get('needs_data', '').split()))")
-echo "== nbdev_test (every notebook except the needs_data ones: ${needs:-none})"
-# notebooks run side by side: each gets its share of the cores (torch's default, every core per process, oversubscribes
-# them; on 2 cores that made 05_callbacks 7x slower than alone)
-w=${NBDEV_WORKERS:-2}; t=$(( $(nproc) / w )); [ "$t" -ge 1 ] || t=1
-time OMP_NUM_THREADS=${OMP_NUM_THREADS:-$t} MKL_NUM_THREADS=${MKL_NUM_THREADS:-$t} nbdev_test --n_workers "$w" --timing --skip_file_re "^([_.]${needs:+|$needs})" --skip_folder_re '^([_.].*|runs)$' || fail=1
+docsite docsite.sources --check || fail=1
+
+# Every notebook once (tools/docsite/execute.py): nbdev_test's rules (eval: false and tst_flags cells skipped, the first
+# error fails), two at a time, each with its share of the cores (torch's all-cores default oversubscribes them: on 2
+# cores that made 05_callbacks 7x slower). The executed notebooks go into the docs cache (build/docs/executed/), from
+# which tests/test_docs.py renders the site: RTD_DOCS_EXPECT_CACHED makes that build fail rather than run one again.
+# settings.ini's needs_data notebooks (WILDS + CLIP) get nbdev's docs execution only (imports, show_doc):
+# tests/test_experiments.py runs them through papermill on fixture roots in the real WILDS format, and checks their
+# clear error without data. nbs/runs/ holds run outputs (the executed copies papermill writes), not sources.
+echo "== notebooks: each executed once (${RTD_DOCS_WORKERS:-${NBDEV_WORKERS:-2}} at a time)"
+t=$(date +%s)
+docsite docsite.execute --force --only '' --workers "${RTD_DOCS_WORKERS:-${NBDEV_WORKERS:-2}}" || fail=1
+echo "(notebooks: $(( $(date +%s) - t )) s)"
 
 echo "== pytest tests/"
-python -m pytest tests/ -q -p no:cacheprovider || fail=1
+t=$(date +%s)
+RTD_DOCS_EXPECT_CACHED=1 python -m pytest tests/ -q -p no:cacheprovider --durations=10 || fail=1
+echo "(pytest: $(( $(date +%s) - t )) s)"
+
+if [ $in_git = 1 ]; then
+  if [ "$tracked_before" != "$(tracked)" ]; then
+    echo "FAIL: the suite changed tracked files (tests must write elsewhere; refresh committed outputs deliberately, e.g. make screenshots):"
+    git status --porcelain --untracked-files=no; fail=1
+  else echo "ok: the suite left every tracked file as it found it"; fi
+else echo "(not a git work tree: tracked files not checked)"; fi
+echo "(suite: $(( $(date +%s) - start )) s)"
 exit $fail
