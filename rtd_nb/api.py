@@ -547,7 +547,7 @@ class Result:
                 raise BadInputError(f"{run_dir} holds no weights ({WEIGHTS}): it ran with save_weights=False or its save was stopped; "
                                     f"{_how_to_rerun(run_dir)} with save_weights=True to write them")
             bad = weights_problem(run_dir/WEIGHTS)
-            if bad: raise BadInputError(f"{run_dir/WEIGHTS} is incomplete ({bad}): {_how_to_rerun(run_dir)} to write it again")
+            if bad: raise BadInputError(f"{run_dir/WEIGHTS} is incomplete ({bad}): {_how_to_rerun(run_dir)} to rewrite it")
         names = cfg["classnames"]
         if model is None:
             if not cfg.get("model_is_name"):
@@ -565,7 +565,7 @@ class Result:
         if m.prepare is not None: model = prepare_model(m, model, **{k: v for k, v in cfg["hparams"].items()})
         try: state = load_file(str(run_dir/WEIGHTS), device=str(_device(model)))
         except (SafetensorError, OSError, ValueError) as e:
-            raise BadInputError(f"{run_dir/WEIGHTS} cannot be read ({' '.join(str(e).split())[:120]}): {_how_to_rerun(run_dir)} to write it again") from None
+            raise BadInputError(f"{run_dir/WEIGHTS} cannot be read ({' '.join(str(e).split())[:120]}): {_how_to_rerun(run_dir)} to rewrite it") from None
         try: model.load_state_dict(state)
         except RuntimeError as e:
             raise BadInputError(f"the weights in {run_dir/WEIGHTS} do not fit the model ({' '.join(str(e).split())[:200]}): pass the model the run was trained from") from None
