@@ -4,311 +4,60 @@
 
 # %% ../nbs/10_api.ipynb #7e8f7107
 from __future__ import annotations
-import json, hashlib, os, time, warnings
-from contextlib import nullcontext
+import json, os, platform, struct, sys, time, warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn as nn
+import numpy as np, pandas as pd, torch, torch.nn as nn, open_clip
+from fastcore.meta import delegates
+from fastprogress.fastprogress import IN_NOTEBOOK
 from fastai.learner import Learner
-from fastai.losses import CrossEntropyLossFlat
-from fastai.optimizer import Adam
-from fastai.metrics import accuracy
-from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
-from fastai.data.core import DataLoaders
+from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds, combined_cos
 from fastai.data.load import DataLoader
 import fastai.callback.progress  # progress bars (and `Learner.no_bar`)
-from .core import seed_everything, write_config, config_hash, check_positive, check_nonneg, get_device, append_metrics
+from .core import seed_everything, write_config, config_hash, check_positive, check_nonneg, append_metrics
 from .models import load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder
-from .data import ShiftData, ItemsDataset, make_shift_data, seeded_split, cap, tokenize_memo, vader_data, fmnist_c_data
-from .callbacks import StepTimer, epoch_terms
-from .methods import get_method, method_hparams, prepare_model, method_learner
-from .evaluate import evaluate, evaluate_preds, log_eval, _logged, save_preds, Preds
+from .data import ShiftData
+from .callbacks import StepTimer, epoch_terms, default_ar_layers
+from .methods import get_method, check_hparams, prepare_model, method_learner
+from .evaluate import evaluate, evaluate_preds, log_eval, save_preds, Preds
 from .baselines import cache_features, fit_linear_probe
+from .user_data import (BadInputError, KNOWN_DATA, load_data, example_csv, data_fingerprint, check_source, check_data_args,
+                              DATA_ARGS, _eval_sets, _ood_items, _known_data, _enc_info, _is_known)
 
 # %% auto #0
-__all__ = ['TABLE_FORMATS', 'IMAGE_EXTS', 'KNOWN_DATA', 'INITS', 'WEIGHTS', 'SCHEDULES', 'START_KEYS', 'TABLES', 'BadInputError',
-           'read_table', 'labels_to_ids', 'image_folder_frame', 'load_images', 'frame_items', 'load_data',
-           'example_csv', 'build_classifier', 'data_fingerprint', 'model_fingerprint', 'finished', 'train_record',
-           'fine_tune', 'metrics_table', 'Result', 'reproduce']
+__all__ = ['RANDOM', 'INITS', 'WEIGHTS', 'WEIGHTS_REF', 'SCHEDULES', 'START_KEYS', 'TABLES', 'check_model', 'build_classifier',
+           'check_layers', 'model_fingerprint', 'run_identity', 'read_metrics', 'weights_problem', 'has_weights',
+           'finished', 'run_lock', 'StopAfter', 'PlainProgress', 'train_record', 'fine_tune', 'metrics_table', 'Result',
+           'reproduce']
 
-# %% ../nbs/10_api.ipynb #5112ee68
-class BadInputError(ValueError):
-    "The user's data or arguments cannot be used; the message names the problem and the fix."
+# %% ../nbs/10_api.ipynb #89b912ce
+RANDOM = "random" # `pretrained=RANDOM`: start from randomly initialised weights, on purpose
 
-# %% ../nbs/10_api.ipynb #08292bd7
-TABLE_FORMATS = {".csv": dict(sep=","), ".tsv": dict(sep="\t"), ".parquet": None, ".pq": None, ".jsonl": None, ".json": None}
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-KNOWN_DATA = ("vader", "fmnist-c", "camelyon17", "iwildcam")
+def check_model(model, # a model name, or a built model (`nn.Module`)
+                pretrained=None, # the `pretrained=` given with it
+               ):
+    "Fail early (before anything is loaded) on a model that cannot be used, or a CLIP that would silently be random."
+    if model is None:
+        raise BadInputError("model is None: pass a model name ('minilm', 'effnet-minilm', 'ViT-B-32:openai', a Hugging Face "
+                            "name or folder) or a built model (an encoder from load_model, or a Classifier)")
+    if isinstance(model, nn.Module): return
+    if not isinstance(model, (str, Path)) or not str(model).strip():
+        raise BadInputError(f"model must be a model name or an nn.Module, got {model!r}: e.g. 'minilm' or 'effnet-minilm'")
+    if pretrained is not None and not isinstance(pretrained, (str, Path)):
+        raise BadInputError(f"pretrained must be a tag, a checkpoint path or {RANDOM!r}, got {pretrained!r}")
+    arch, _, tag = str(model).partition(":")
+    if arch in open_clip.list_models() and not tag and pretrained is None:
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        if tags:
+            raise BadInputError(f"{arch} was given without pretrained weights, which would train a randomly initialised CLIP: pass "
+                                f"pretrained= (--pretrained) a tag ({', '.join(tags[:4])}{', …' if len(tags) > 4 else ''}) or a "
+                                f"checkpoint path, or pretrained={RANDOM!r} (--pretrained {RANDOM}) to start from random weights on purpose")
 
-def read_table(path:str|Path, # a .csv, .tsv, .parquet/.pq or .jsonl/.json file
-              )->pd.DataFrame:
-    "The table at `path` as a DataFrame; unreadable, unknown or empty files raise `BadInputError`."
-    p = Path(path).expanduser()
-    ext = p.suffix.lower()
-    if ext not in TABLE_FORMATS: raise BadInputError(f"{p}: unsupported table format {ext or '(no extension)'!r}; use one of {', '.join(TABLE_FORMATS)}")
-    if not p.is_file(): raise BadInputError(f"{p} does not exist: check the path")
-    try:
-        if ext in (".csv", ".tsv"): df = pd.read_csv(p, **TABLE_FORMATS[ext])
-        elif ext in (".parquet", ".pq"): df = pd.read_parquet(p)
-        else: df = pd.read_json(p, lines=ext == ".jsonl")
-    except pd.errors.EmptyDataError: df = pd.DataFrame()
-    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as e:
-        raise BadInputError(f"cannot read {p} as {ext[1:]}: {' '.join(str(e).split())}; check the file format") from None
-    if len(df) == 0: raise BadInputError(f"{p} holds no rows: add examples (one row per example, an input column and a label column)")
-    return df
-
-# %% ../nbs/10_api.ipynb #4217a603
-def labels_to_ids(labels:pd.Series, # the label column
-                  classnames:list|None=None, # known class names in label order (None: the sorted distinct labels)
-                  src:str="data", # where the labels come from, for messages
-                  label_col:str="label", # the label column's name, for messages
-                 )->tuple:
-    "`(ids, classnames)`: integer labels and the class names they index."
-    labels = pd.Series(labels).reset_index(drop=True)
-    if labels.isna().any():
-        i = int(np.flatnonzero(labels.isna())[0])
-        raise BadInputError(f"{src}: {int(labels.isna().sum())} rows have no value in the label column {label_col!r} (first: row {i}); fill or drop them")
-    if classnames is None:
-        uniq = sorted(labels.unique().tolist(), key=lambda v: (not isinstance(v, (int, np.integer, float)), v if isinstance(v, (int, np.integer, float)) else str(v)))
-        if len(uniq) < 2:
-            raise BadInputError(f"{src}: the label column {label_col!r} holds one class only ({uniq[0]!r}); a classifier needs at least 2 — "
-                                "check the label column (label_col= / --label-col) or add examples of the other classes")
-        if all(isinstance(u, (int, np.integer)) for u in uniq):
-            warnings.warn(f"{src}: the labels are numbers; the zero-shot head is built from the names {[str(u) for u in uniq]}: "
-                          "pass classnames= (--classnames) for meaningful prompts")
-        names = [str(u) for u in uniq]
-        return np.asarray(labels.map({u: i for i, u in enumerate(uniq)}), dtype=np.int64), names
-    names = [str(c) for c in classnames]
-    s = labels.astype(str)
-    if s.isin(names).all(): return np.asarray(s.map({c: i for i, c in enumerate(names)}), dtype=np.int64), names
-    num = pd.to_numeric(labels, errors="coerce")
-    if num.notna().all() and (num == num.round()).all() and num.between(0, len(names)-1).all(): return num.astype(np.int64).to_numpy(), names
-    bad = sorted(set(s) - set(names))[:5]
-    raise BadInputError(f"{src}: labels {bad} are not among the classes {names}; use the same class names as the training data (or indices 0..{len(names)-1})")
-
-# %% ../nbs/10_api.ipynb #3c7e67fc
-def image_folder_frame(root:str|Path, # a folder with one subfolder of images per class
-                      )->pd.DataFrame:
-    "Columns `image` (path) and `label` (class folder name) of every image file in the `ImageFolder` layout."
-    root = Path(root).expanduser()
-    if not root.is_dir(): raise BadInputError(f"{root} is not a folder")
-    classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    rows = [(str(f), c.name) for c in classes for f in sorted(c.rglob("*")) if f.is_file() and f.suffix.lower() in IMAGE_EXTS]
-    if not rows:
-        raise BadInputError(f"no images found in {root}: put one subfolder per class holding its images "
-                            f"({root}/<class>/<image>.png, the ImageFolder layout)")
-    return pd.DataFrame(rows, columns=["image", "label"])
-
-def load_images(paths:list, # image files
-                size:int, # output side in pixels
-                skip_bad:bool=False, # skip undecodable files (with a warning) instead of raising
-               )->tuple:
-    "`(x, keep)`: uint8 images (N,3,size,size) of the files that decode, and a boolean mask of those files."
-    from PIL import Image, ImageOps
-    out, keep, bad = [], [], []
-    for p in paths:
-        try:
-            with Image.open(p) as im: im = ImageOps.fit(im.convert("RGB"), (size, size), Image.BILINEAR)
-            out.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)); keep.append(True)
-        except (OSError, ValueError, Image.DecompressionBombError) as e: bad.append(str(p)); keep.append(False)
-    if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad)-5} more" if len(bad) > 5 else "")
-        if not skip_bad:
-            raise BadInputError(f"{len(bad)} image file(s) cannot be decoded: {shown}; fix or remove them, or pass skip_bad=True (--skip-bad) to skip them")
-        warnings.warn(f"skipped {len(bad)} image file(s) that cannot be decoded: {shown}")
-    x = torch.stack(out) if out else torch.zeros(0, 3, size, size, dtype=torch.uint8)
-    return x, np.asarray(keep, dtype=bool)
-
-def _unit(x): return x.float().div_(255)
-
-# %% ../nbs/10_api.ipynb #74b5dc78
-_IMAGE_COLS = ("image", "path", "file", "filename", "image_path")
-_FOLDER_COLS = dict(text_col=None, image_col="image", label_col="label", domain_col=None)
-
-def _as_frame(data, data_root=None)->tuple:
-    "`(df, name, base folder, is_folder)` of a path or a DataFrame."
-    if isinstance(data, pd.DataFrame):
-        if len(data) == 0: raise BadInputError("the DataFrame holds no rows: add examples")
-        return data.reset_index(drop=True), "data", Path(data_root or "."), False
-    p = Path(data).expanduser()
-    if p.is_dir(): return image_folder_frame(p), p.name, p, True
-    if p.is_file() or p.suffix.lower() in TABLE_FORMATS: return read_table(p), p.stem, Path(data_root or p.parent), False
-    raise BadInputError(f"data {str(data)!r} is neither a folder, a table file nor a known dataset name ({', '.join(KNOWN_DATA)}): check the path")
-
-def _check_source(data):
-    "Fail early (before loading a model) on a path that does not exist."
-    if not isinstance(data, (str, Path)) or (isinstance(data, str) and data.lower() in KNOWN_DATA): return
-    p = Path(data).expanduser()
-    if p.exists(): return
-    if p.suffix.lower() in TABLE_FORMATS: raise BadInputError(f"{p} does not exist: check the path")
-    raise BadInputError(f"data {str(data)!r} is neither a folder, a table file nor a known dataset name ({', '.join(KNOWN_DATA)}): check the path")
-
-def _col(df, col, role, src, flag):
-    if col not in df.columns:
-        raise BadInputError(f"{src} has no column {col!r} (columns: {', '.join(map(str, df.columns))}): pass {flag.strip('-').replace('-', '_')}= ({flag}) naming the {role} column")
-    return df[col]
-
-def frame_items(df:pd.DataFrame, # one row per example
-                kind:str, # the model's input kind: 'text' or 'image'
-                tokenizer=None, # text models' tokenizer
-                size:int|None=None, # image side in pixels
-                text_col:str|None=None, # column holding the text (default 'text')
-                image_col:str|None=None, # column holding image paths (default the first of image, path, file, filename)
-                label_col:str="label", # column holding the class
-                domain_col:str|None=None, # optional column naming each row's domain
-                src:str="data", # the source's name, for messages
-                base:Path|None=None, # folder relative image paths start from
-                skip_bad:bool=False, # skip undecodable images
-                max_len:int=64, # longest token sequence
-               )->tuple:
-    "`(x, labels, groups, meta)` of a table: inputs (token ids or uint8 images), raw labels, domain per row, the rows."
-    if kind == "text":
-        if image_col: raise BadInputError(f"the model takes text but image_col={image_col!r} was given: use an image model (e.g. 'effnet-minilm') or text_col=")
-        texts = _col(df, text_col or "text", "text", src, "--text-col")
-    elif kind == "image":
-        if text_col: raise BadInputError(f"the model takes images but text_col={text_col!r} was given: use a text model (e.g. 'minilm') or image_col= naming a column of image paths")
-        col = image_col or next((c for c in _IMAGE_COLS if c in df.columns), None)
-        if col is None and "text" in df.columns:
-            raise BadInputError(f"the model takes images but {src} has a 'text' column and no image-path column: use a text model "
-                                "(e.g. 'minilm') for text, or pass image_col= (--image-col) naming the column of image paths")
-        col = col or "image"
-        paths = _col(df, col, "image-path", src, "--image-col")
-    else: raise ValueError(f"kind must be 'text' or 'image', got {kind!r}")
-    labels = _col(df, label_col, "label", src, "--label-col")
-    groups = _col(df, domain_col, "domain", src, "--domain-col").astype(str).to_numpy() if domain_col else np.full(len(df), src)
-    if kind == "text":
-        x = tokenize_memo(tokenizer, texts.fillna("").astype(str).tolist(), max_len)
-        keep = np.ones(len(df), dtype=bool)
-    else:
-        base = Path(base or ".")
-        x, keep = load_images([p if Path(p).is_absolute() else base/p for p in paths.astype(str)], size, skip_bad)
-    meta = df[keep].reset_index(drop=True)
-    return x, labels[keep].reset_index(drop=True), groups[keep], meta
-
-# %% ../nbs/10_api.ipynb #6f4f8631
-def _dataset(x, y, groups, meta, idx, kind):
-    idx = np.asarray(idx, dtype=np.int64)
-    return ItemsDataset(x[torch.as_tensor(idx)], np.asarray(y)[idx], np.asarray(groups)[idx],
-                        tfm=_unit if kind == "image" else None, meta=meta.iloc[idx].reset_index(drop=True))
-
-def _enc_info(encoder, kind=None, tokenizer=None, size=None)->tuple:
-    kind = kind or getattr(encoder, "input_kind", None)
-    if kind is None: raise BadInputError("cannot tell whether the model takes text or images: give a model from rtd_nb.models or pass kind=")
-    tokenizer = tokenizer or getattr(getattr(encoder, "encoder", encoder), "tokenizer", None)
-    size = size or getattr(getattr(encoder, "encoder", encoder), "image_size", None)
-    if kind == "text" and tokenizer is None: raise BadInputError("a text model needs a tokenizer: pass tokenizer=")
-    if kind == "image" and not size: raise BadInputError("cannot tell the model's image size: pass size=")
-    return kind, tokenizer, int(size) if size else None
-
-def _eval_sets(src, name, kind, tokenizer, size, classnames, cols, skip_bad, max_len, data_root, max_items, seed)->dict:
-    "name → ItemsDataset of every item of `src` (one set per domain when the domain column is given)."
-    df, stem, base, folder = _as_frame(src, data_root)
-    c = _FOLDER_COLS if folder else cols
-    if c.get("domain_col") and c["domain_col"] not in df.columns: c = dict(c, domain_col=None)   # e.g. an OOD file of one domain
-    x, labels, groups, meta = frame_items(df, kind, tokenizer, size, src=str(src) if not isinstance(src, pd.DataFrame) else "the DataFrame",
-                                          base=base, skip_bad=skip_bad, max_len=max_len, **c)
-    y, _ = labels_to_ids(labels, classnames, str(stem), c.get("label_col", "label"))
-    if not c.get("domain_col"): groups = np.full(len(y), name or stem)
-    return {g: _dataset(x, y, groups, meta, cap(np.flatnonzero(groups == g), max_items, seed), kind) for g in pd.unique(groups)}
-
-def _ood_items(ood)->list:
-    if ood is None: return []
-    if isinstance(ood, dict): return list(ood.items())
-    if isinstance(ood, (list, tuple)): return [(None, o) for o in ood]
-    return [(None, ood)]
-
-def load_data(data, # folder, table file, DataFrame, `DataLoaders`, `ShiftData`, or one of `KNOWN_DATA`
-              model=None, # the encoder / classifier (gives input kind, tokenizer, image size)
-              ood=None, # extra OOD sets: a source, a list of sources, or a dict name → source
-              text_col:str|None=None, # text column of tables (default 'text')
-              image_col:str|None=None, # image-path column of tables
-              label_col:str="label", # label column of tables
-              domain_col:str|None=None, # domain column: its values become separate sets
-              id_domain:str|None=None, # the in-distribution domain (default: the first row's)
-              classnames:list|None=None, # class names in label order (default: sorted distinct labels)
-              bs:int=32, # batch size
-              max_items:int|None=None, # cap on every split (seeded)
-              seed:int=0, # seeds the split, the caps and the shuffling
-              fracs:tuple=(0.7, 0.1, 0.2), # train/valid/id_test fractions of the ID items
-              size:int|None=None, # image side (default: the model's input size)
-              max_len:int=64, # longest token sequence
-              skip_bad:bool=False, # skip undecodable image files instead of raising
-              data_root:str|Path|None=None, # base folder of relative image paths (default: the table's folder); WILDS root
-              kind:str|None=None, tokenizer=None, # override what `model` tells
-              device=None, # where batches go
-              verbose:bool=False, # print the summary
-             )->ShiftData:
-    "Any supported data as a `ShiftData` (train/valid loaders, `'id_test'` and the OOD test loaders, class names)."
-    kind, tokenizer, size = _enc_info(model, kind, tokenizer, size)
-    cols = dict(text_col=text_col, image_col=image_col, label_col=label_col, domain_col=domain_col)
-    if isinstance(data, ShiftData): sd = data
-    elif isinstance(data, DataLoaders):
-        names = classnames or list(getattr(data, "vocab", None) or [])
-        if len(names) < 2: raise BadInputError("a DataLoaders carries no class names: pass classnames= (one name per class, in label order)")
-        sd = ShiftData(data, {"id_test": data.valid}, [str(c) for c in names], kind, "dataloaders", dict(seed=seed))
-    elif isinstance(data, str) and data.lower() in KNOWN_DATA: sd = _known_data(data.lower(), kind, tokenizer, size, id_domain, bs, max_items, seed, max_len, data_root, device, verbose)
-    else:
-        df, stem, base, folder = _as_frame(data, data_root)
-        src = str(data) if not isinstance(data, pd.DataFrame) else "the DataFrame"
-        x, labels, groups, meta = frame_items(df, kind, tokenizer, size, **(_FOLDER_COLS if folder else cols),
-                                              src=src, base=base, skip_bad=skip_bad, max_len=max_len)
-        if len(labels) == 0: raise BadInputError(f"{src}: no usable examples are left")
-        idm = np.ones(len(labels), dtype=bool)
-        if domain_col:
-            doms = list(pd.unique(groups))
-            id_domain = str(id_domain) if id_domain is not None else doms[0]
-            if id_domain not in doms: raise BadInputError(f"id_domain={id_domain!r} is not a value of the domain column {domain_col!r} (values: {doms}): pass one of them (--id-domain)")
-            idm = groups == id_domain
-        y, classnames = labels_to_ids(labels[idm], classnames, src, label_col)
-        yall = np.zeros(len(labels), dtype=np.int64); yall[idm] = y
-        if (~idm).any(): yall[~idm] = labels_to_ids(labels[~idm], classnames, src, label_col)[0]
-        pos = np.flatnonzero(idm)
-        parts = [cap(pos[p], max_items, seed+i) for i, p in enumerate(seeded_split(len(pos), fracs, seed))]
-        if min(map(len, parts)) == 0:
-            raise BadInputError(f"{src}: {len(pos)} in-distribution examples are too few to split into train/valid/id_test "
-                                f"with fractions {tuple(fracs)}: add examples (a few per class at least)")
-        tests = {"id_test": _dataset(x, yall, groups, meta, parts[2], kind)}
-        for g in pd.unique(groups[~idm]): tests[g] = _dataset(x, yall, groups, meta, cap(np.flatnonzero(groups == g), max_items, seed), kind)
-        sd = make_shift_data(_dataset(x, yall, groups, meta, parts[0], kind), _dataset(x, yall, groups, meta, parts[1], kind), tests,
-                             classnames, kind, bs, seed, 0, device, name=stem, info=dict(source=src, fracs=tuple(fracs)), verbose=verbose)
-    if sd.kind != kind:
-        raise BadInputError(f"the data holds {sd.kind} but the model takes {kind}: use a {'text model (e.g. minilm)' if sd.kind == 'text' else 'image model (e.g. effnet-minilm)'}")
-    for name, src in _ood_items(ood):
-        sets = _eval_sets(src, name, kind, tokenizer, size, sd.classnames, cols, skip_bad, max_len, data_root, max_items, seed)
-        for k, ds in sets.items():
-            k = str(k) if str(k) not in sd.tests else f"{k}-ood"
-            sd.tests[k] = DataLoader(ds, bs=2*bs, shuffle=False, device=sd.dls.device)
-    return sd
-
-# %% ../nbs/10_api.ipynb #51517e1a
-def _known_data(name, kind, tokenizer, size, id_domain, bs, max_items, seed, max_len, data_root, device, verbose)->ShiftData:
-    want = "text" if name == "vader" else "image"
-    if kind != want:
-        raise BadInputError(f"{name!r} is {want} data but the model takes {kind}: use {'a text model such as minilm' if want == 'text' else 'an image model such as effnet-minilm'}")
-    if name == "vader": return vader_data(tokenizer, id_domain or "movie", bs=bs, max_items=max_items, seed=seed, max_len=max_len, device=device, verbose=verbose)
-    if name == "fmnist-c": return fmnist_c_data(size, bs=bs, max_items=max_items, seed=seed, device=device, verbose=verbose)
-    from rtd_nb.wilds_data import wilds_data
-    return wilds_data(name, root=data_root, size=size, bs=bs, max_items=max_items, seed=seed, device=device, verbose=verbose)
-
-# %% ../nbs/10_api.ipynb #70434bad
-def example_csv(path:str|Path="reviews.csv", # where to write the table (.csv, .tsv, .parquet or .jsonl)
-                n:int=100, # sentences per domain (seeded sample)
-                domains:tuple=("movie",), # VADER domains to include: movie, tweets, amazon, nyt
-                seed:int=0, # seed of the sample
-               )->Path:
-    "Write `n` human-rated VADER sentences per domain as a table with `text`, `label` and `domain` columns."
-    from rtd_nb.data import vader_frame, VADER_CLASSES
-    df = vader_frame()
-    bad = sorted(set(domains) - set(df.domain))
-    if bad: raise BadInputError(f"unknown VADER domains {bad}; choose from {sorted(set(df.domain))}")
-    df = pd.concat([g.sample(min(n, len(g)), random_state=seed) for _, g in df[df.domain.isin(domains)].groupby("domain", sort=False)])
-    df = df.assign(label=df.label.map(dict(enumerate(VADER_CLASSES))))[["text", "label", "domain"]].reset_index(drop=True)
-    p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
-    ext = p.suffix.lower()
-    if ext in (".parquet", ".pq"): df.to_parquet(p, index=False)
-    elif ext in (".jsonl", ".json"): df.to_json(p, orient="records", lines=ext == ".jsonl")
-    else: df.to_csv(p, index=False, sep="\t" if ext == ".tsv" else ",")
-    return p
+def _load(model:str, pretrained=None, device=None)->nn.Module:
+    "`load_model`, with `pretrained=RANDOM` meaning random weights."
+    return load_model(str(model), False if pretrained == RANDOM else pretrained, device)
 
 # %% ../nbs/10_api.ipynb #4ddc6c17
 INITS = ("zeroshot", "lp")
@@ -353,57 +102,191 @@ def _device(m:nn.Module)->torch.device:
     p = next(iter(m.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
 
+def check_layers(model:nn.Module, # the classifier about to be fine-tuned
+                 layers:list|None, # module paths a method hooks (e.g. RTD's `layers`)
+                 method:str="rtd", # for the message
+                ):
+    "Fail right after the model is built — before any evaluation is written — on layer names the model does not have."
+    if not layers: return
+    have = dict(model.named_modules())
+    missing = [l for l in layers if l not in have]
+    if missing:
+        try: ex = default_ar_layers(model)
+        except ValueError: ex = [n for n in have if n][:2]
+        raise BadInputError(f"method {method!r}: layers {missing} are not modules of the model: use module paths such as "
+                            f"{', '.join(ex)} (dict(model.named_modules()) lists them; leave layers out for evenly spaced blocks)")
+
 # %% ../nbs/10_api.ipynb #cd899064
 WEIGHTS = "model.safetensors"
+WEIGHTS_REF = "model.ref.json" # epochs=0 from a model name: a reference to the pretrained weights instead of a copy
 SCHEDULES = ("cosine", "one_cycle", "constant")
-
-def _sha(b:bytes)->str: return hashlib.sha1(b).hexdigest()[:12]
-
-def data_fingerprint(data)->str:
-    "A short hash of the data's content: file bytes, a folder's file names and sizes, a DataFrame's rows, or a name."
-    if isinstance(data, pd.DataFrame): return _sha(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
-    if isinstance(data, (ShiftData, DataLoaders)):
-        dls = data.dls if isinstance(data, ShiftData) else data
-        h = hashlib.sha1(repr([len(dl.dataset) for dl in dls.loaders]).encode())
-        for dl in dls.loaders:
-            ds = dl.dataset
-            for i in range(min(len(ds), 16)):
-                for t in ds[i]: h.update(np.asarray(t.cpu() if torch.is_tensor(t) else t).tobytes())
-        return h.hexdigest()[:12]
-    if isinstance(data, str) and data.lower() in KNOWN_DATA: return data.lower()
-    p = Path(data).expanduser()
-    if p.is_file(): return _sha(p.read_bytes())
-    if p.is_dir(): return _sha("\n".join(f"{f.relative_to(p)}\t{f.stat().st_size}" for f in sorted(p.rglob("*")) if f.is_file()).encode())
-    return str(data)
 
 def model_fingerprint(model)->str:
     "The model's name, or for a built model its class and a hash of its weights."
-    if isinstance(model, str): return model
+    import hashlib
+    if isinstance(model, (str, Path)): return str(model)
     h = hashlib.sha1()
     for k, v in model.state_dict().items(): h.update(k.encode()); h.update(v.detach().cpu().float().numpy().tobytes())
     return f"{type(model).__name__}:{h.hexdigest()[:12]}"
 
 def _jsonable(v):
-    try: json.dumps(v); return v
-    except TypeError: return repr(v)
+    try: json.dumps(v, allow_nan=False); return v
+    except (TypeError, ValueError): return repr(v)
 
-# %% ../nbs/10_api.ipynb #05849df7
-def _fit(learn:Learner, epochs:int, lr:float, wd:float, sched:str, warmup:float):
-    "Train with fastai: a cosine schedule after linear warm-up, one-cycle, or a constant learning rate."
-    if sched == "one_cycle": return learn.fit_one_cycle(epochs, lr, wd=wd)
-    cbs = []
-    if sched == "cosine":
-        s = SchedCos(lr, 0.) if warmup == 0 else combine_scheds([warmup, 1-warmup], [SchedLin(0., lr), SchedCos(lr, 0.)])
-        cbs = [ParamScheduler({"lr": s})]
-    learn.fit(epochs, lr, wd=wd, cbs=cbs)
+def _source_label(data)->str:
+    "What config.json records as a data source: a path resolved, a dataset name in lower case, or the object's type."
+    if _is_known(data): return data.lower()
+    if isinstance(data, (str, Path)): return str(Path(data).expanduser().resolve())
+    return type(data).__name__
+
+def run_identity(cfg:dict, # a run's config (as `fine_tune` builds it, or read from config.json)
+                )->dict:
+    "The part of `cfg` that names the run: every path replaced by its file or folder name (the content is in the fingerprint)."
+    ident = {k: v for k, v in cfg.items() if k != "versions"}
+    ident["data"] = Path(str(cfg.get("data"))).name
+    if cfg.get("ood"): ident["ood"] = [[k, Path(str(o)).name, h] for k, o, h in cfg["ood"]]
+    return ident
+
+def _write_config(run_dir:Path, cfg:dict):
+    "Write config.json; a run of the same identity (its data at another path) resumes in the folder it named."
+    p = run_dir/"config.json"
+    if p.exists():
+        try: old = json.loads(p.read_text())
+        except ValueError: raise BadInputError(f"{p} is not valid JSON: move the folder away (or delete it) and run again") from None
+        if run_identity(json.loads(json.dumps(old, default=str))) == run_identity(json.loads(json.dumps(cfg, default=str))): return p
+    return write_config(run_dir, cfg)
+
+# %% ../nbs/10_api.ipynb #246a2dbc
+def read_metrics(run_dir:str|Path, # a run folder
+                )->list:
+    "Every line of `run_dir/metrics.jsonl` as a dict; a line that is not JSON raises `BadInputError` naming it."
+    p, out = Path(run_dir)/"metrics.jsonl", []
+    if not p.exists(): return out
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip(): continue
+        try: out.append(json.loads(line))
+        except ValueError:
+            raise BadInputError(f"{p} line {i} is not valid JSON (cut off by an interrupted write?): delete that line, keeping the "
+                                "others, then run again") from None
+    return out
+
+def _logged_lines(run_dir)->set: return {(d.get("model"), d.get("split")) for d in read_metrics(run_dir)}
+
+def weights_problem(path:str|Path, # a .safetensors file
+                   )->str|None:
+    "None when `path` is a complete safetensors file, else what is wrong with it."
+    p = Path(path)
+    if not p.exists(): return "it does not exist"
+    size = p.stat().st_size
+    try:
+        with open(p, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            if n > size - 8: return f"its header claims {n} bytes but the file has {size}: it is cut off"
+            head = json.loads(f.read(n))
+    except (struct.error, ValueError, UnicodeDecodeError): return "it is not a safetensors file (or its header is cut off)"
+    end = max((v["data_offsets"][1] for k, v in head.items() if k != "__metadata__"), default=0)
+    return None if size == 8 + n + end else f"it holds {size} bytes of {8 + n + end}: it is cut off"
+
+def _save_weights(model:nn.Module, run_dir:Path, cfg:dict)->Path:
+    "Write the weights to a temporary file, then rename it: a stopped save never leaves a half file under the real name."
+    from safetensors.torch import save_file
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tmp = run_dir/f".{WEIGHTS}.{os.getpid()}.tmp"
+    save_file(state, str(tmp), metadata={"method": str(cfg.get("method")), "classnames": json.dumps(cfg.get("classnames"))})
+    os.replace(tmp, run_dir/WEIGHTS)
+    return run_dir/WEIGHTS
+
+def _is_ref(cfg:dict)->bool:
+    "Whether a run's weights are the pretrained model's own: nothing trained, a model by name, the zero-shot start."
+    return cfg.get("epochs") == 0 and bool(cfg.get("model_is_name")) and cfg.get("initial", "zeroshot") == "zeroshot"
+
+def has_weights(run_dir:str|Path)->bool:
+    "Whether `run_dir` holds complete weights (or, for an `epochs=0` run, the reference to the pretrained ones)."
+    d = Path(run_dir)
+    return (d/WEIGHTS_REF).exists() or ((d/WEIGHTS).exists() and weights_problem(d/WEIGHTS) is None)
+
+def _clean_partial(run_dir:Path)->list:
+    "Remove what a stopped run left half-written (temporary weights and predictions); returns their names."
+    gone = []
+    for f in [*run_dir.glob(f".{WEIGHTS}.*.tmp"), *run_dir.glob("preds.tmp.npz")]:
+        f.unlink(missing_ok=True); gone.append(f.name)
+    if (run_dir/WEIGHTS).exists() and weights_problem(run_dir/WEIGHTS): (run_dir/WEIGHTS).unlink(); gone.append(WEIGHTS)
+    return gone
 
 def finished(run_dir:str|Path, # a run folder
              model:str|None="final", # the evaluation that ends the run (None: the starting model's, for epochs=0)
+             weights:bool=False, # also require complete weights (what `save_weights=True` promised)
             )->bool:
-    "Whether `run_dir` holds a finished run: its config and the summary line of `model`'s evaluation."
+    "Whether `run_dir` holds a finished run: its config, the summary line of `model`'s evaluation and, if asked, the weights."
     if not (Path(run_dir)/"config.json").exists(): return False
-    logged = _logged(run_dir)
-    return any((m, "summary") in logged for m in ({model} if model else {"zeroshot", "initial"}))
+    logged = _logged_lines(run_dir)
+    if not any((m, "summary") in logged for m in ({model} if model else {"zeroshot", "initial", "lp"})): return False
+    return has_weights(run_dir) if weights else True
+
+# %% ../nbs/10_api.ipynb #1ddbd755
+@contextmanager
+def run_lock(run_dir:str|Path, # the run folder to lock (it need not exist yet)
+             wait:bool=True, # wait for the process holding it (False: raise `BadInputError` at once)
+            ):
+    "Hold an exclusive lock on `run_dir` inside the block: a second process on the same run waits (or is refused)."
+    try: import fcntl
+    except ImportError: yield; return                   # no flock on this platform: unlocked, as before
+    run_dir = Path(run_dir)
+    p = run_dir.parent/".locks"/f"{run_dir.name}.lock"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "a+") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); who = f.read().strip() or "another process"
+            if not wait: raise BadInputError(f"{run_dir} is being run by {who}: wait for it to finish, or use another out_dir") from None
+            print(f"{run_dir}: {who} is running this configuration; waiting for it to finish (its result is then loaded, "
+                  "not trained twice)", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0); f.truncate(); f.write(f"pid {os.getpid()} on {platform.node()}"); f.flush()
+        try: yield
+        finally:
+            f.seek(0); f.truncate(); f.flush(); fcntl.flock(f, fcntl.LOCK_UN)
+
+# %% ../nbs/10_api.ipynb #05849df7
+class _StepScheduler(ParamScheduler):
+    "fastai's `ParamScheduler` over the first `total` training steps instead of all epochs."
+    def __init__(self, scheds:dict, total:int): super().__init__(scheds); self.total = max(int(total), 1)
+    def before_batch(self):
+        if self.training: self._update_val(min(self.train_iter / self.total, 1.))
+
+class StopAfter(Callback):
+    "Cancel the fit after `n` training steps, once every other callback has recorded the last one (order 1001)."
+    order, run_valid = 1001, False
+    def __init__(self, n:int): self.n = int(n)
+    def after_batch(self):
+        if self.learn.train_iter >= self.n: raise CancelFitException()
+
+def _fit(learn:Learner, epochs:int, lr:float, wd:float, sched:str, warmup:float, max_steps:int|None=None):
+    "Train with fastai: a cosine schedule after linear warm-up, one-cycle, or a constant learning rate."
+    cos = lambda: SchedCos(lr, 0.) if warmup == 0 else combine_scheds([warmup, 1-warmup], [SchedLin(0., lr), SchedCos(lr, 0.)])
+    if max_steps is None:
+        if sched == "one_cycle": return learn.fit_one_cycle(epochs, lr, wd=wd)
+        return learn.fit(epochs, lr, wd=wd, cbs=[ParamScheduler({"lr": cos()})] if sched == "cosine" else [])
+    total = min(int(max_steps), epochs * len(learn.dls.train))
+    scheds = {"cosine": lambda: {"lr": cos()}, "constant": lambda: {},
+              "one_cycle": lambda: {"lr": combined_cos(0.25, lr/25., lr, lr/1e5), "mom": combined_cos(0.25, 0.95, 0.85, 0.95)}}[sched]()
+    learn.fit(epochs, lr, wd=wd, cbs=[StopAfter(total)] + ([_StepScheduler(scheds, total)] if scheds else []))
+
+class PlainProgress(Callback):
+    "One plain line per epoch (the numbers fastai's bar shows, no bar characters): progress for output that goes to a file."
+    order = 61
+    def _fmt(self, row): return "  ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row)
+    def before_fit(self):
+        self._logger, self.learn.logger = self.learn.logger, lambda row: print(self._fmt(row), flush=True)
+        print(self._fmt(self.recorder.metric_names), flush=True)
+    def after_fit(self): self.learn.logger = self._logger
+
+def _progress_ctx(learn:Learner, progress:bool):
+    "Bars in a notebook or a terminal, plain lines in a file, nothing when `progress=False`."
+    if not progress: return learn.no_bar(), learn.no_logging()
+    if IN_NOTEBOOK or sys.stdout.isatty(): return nullcontext(), nullcontext()
+    learn.add_cb(PlainProgress())
+    return learn.no_bar(), nullcontext()
 
 def _drift(model:nn.Module, theta0:dict)->dict:
     "How far the weights moved: ‖θ − θ₀‖ and ‖θ − θ₀‖/‖θ₀‖ over the floating-point tensors present in both."
@@ -436,7 +319,8 @@ START_KEYS = ("model", "pretrained", "data", "data_hash", "ood", "seed", "text_c
 
 def _evaluate_start(clf, sd:ShiftData, cfg:dict, out_dir:Path, store:dict)->dict:
     "Evaluate the starting model, or load its evaluation: it is the same for every method of a (model, data, seed, start)."
-    d = out_dir/".starts"/config_hash({k: cfg.get(k) for k in START_KEYS})
+    ident = run_identity(cfg)
+    d = out_dir/".starts"/config_hash({k: ident.get(k) for k in START_KEYS})
     if (d/"preds.pt").exists():
         try:
             preds = torch.load(d/"preds.pt", weights_only=False)
@@ -448,11 +332,48 @@ def _evaluate_start(clf, sd:ShiftData, cfg:dict, out_dir:Path, store:dict)->dict
     torch.save(dict(store), tmp); tmp.replace(d/"preds.pt")
     return r
 
+# %% ../nbs/10_api.ipynb #4a348954
+def _int(name, v, low, none_ok=False):
+    if v is None and none_ok: return None
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < low:
+        raise BadInputError(f"{name} must be an integer >= {low}{' or None' if none_ok else ''}, got {v!r}")
+    return int(v)
+
+def _flag(name, v)->bool:
+    if not isinstance(v, (bool, np.bool_)): raise BadInputError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
+
+def _prompts(prompts)->list|None:
+    if prompts is None: return None
+    prompts = [prompts] if isinstance(prompts, str) else prompts
+    if not isinstance(prompts, (list, tuple)) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise BadInputError(f"prompts must be a list of templates such as 'a photo of a {{}}.', got {prompts!r}")
+    bad = [p for p in prompts if "{}" not in p]
+    if bad: raise BadInputError(f"prompt templates {bad} have no {{}} for the class name: write e.g. 'a photo of a {{}}.'")
+    return list(prompts)
+
+def _train_args(epochs, max_steps, lr, bs, wd, sched, warmup, seed, init, save_weights, stochastic, progress, tags)->dict:
+    "The training arguments checked (one clear line on a bad one) and normalised."
+    if sched not in SCHEDULES: raise BadInputError(f"sched must be one of {SCHEDULES}, got {sched!r}")
+    if init not in INITS: raise BadInputError(f"init must be one of {INITS}, got {init!r}")
+    if isinstance(warmup, (bool, np.bool_)) or not isinstance(warmup, (int, float, np.number)) or not 0 <= warmup < 1:
+        raise BadInputError(f"warmup must be a number in [0, 1), got {warmup!r}")
+    if tags is not None and not isinstance(tags, dict): raise BadInputError(f"tags must be a dict of labels, got {tags!r}")
+    for k, v in (("lr", lr), ("wd", wd)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)): raise BadInputError(f"{k} must be a number, got {v!r}")
+    return dict(epochs=_int("epochs", epochs, 0), max_steps=_int("max_steps", max_steps, 1, True), lr=check_positive("lr", lr),
+                bs=_int("bs", bs, 1), wd=check_nonneg("wd", wd), warmup=float(warmup), seed=_int("seed", seed, 0),
+                save_weights=_flag("save_weights", save_weights), stochastic=_flag("stochastic", stochastic),
+                progress=_flag("progress", progress))
+
+# %% ../nbs/10_api.ipynb #d26e6e20
+@delegates(load_data, keep=True, but=["kind", "tokenizer", "verbose"])
 def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32:openai", a HF name or folder) or a built model
               data, # image folder, CSV/TSV/Parquet/JSONL file, DataFrame, fastai `DataLoaders`, `ShiftData`, or a `KNOWN_DATA` name
               method:str="rtd", # a registered method (`rtd_nb methods` lists them)
               ood=None, # extra OOD sets, same kinds as `data` (or a dict name → source)
               epochs:int=1, # training epochs (0: only evaluate the starting model)
+              max_steps:int|None=None, # stop after this many optimiser steps (a quick try); the schedule spans them
               lr:float=3e-5, # peak learning rate
               bs:int=32, # batch size
               wd:float=0.1, # decoupled weight decay (AdamW)
@@ -460,76 +381,82 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
               warmup:float=0.1, # warm-up fraction of the cosine schedule
               seed:int=0, # seeds everything: split, shuffling, initialisation, perturbations
               out_dir:str|Path="runs", # results root; the run goes to out_dir/<method>-<config hash>
-              text_col:str|None=None, image_col:str|None=None, label_col:str="label", # table columns
-              domain_col:str|None=None, id_domain:str|None=None, # domain column and the ID domain
-              classnames:list|None=None, # class names in label order (default: sorted distinct labels)
               prompts:list|None=None, # zero-shot prompt templates ("a photo of a {}."; default by input kind)
-              pretrained:str|None=None, # passed to `load_model` (open_clip tag or checkpoint path)
-              size:int|None=None, # image side (default: the model's input size)
-              max_items:int|None=None, # cap on every split
-              max_len:int=64, # longest token sequence
-              fracs:tuple=(0.7, 0.1, 0.2), # train/valid/id_test fractions
-              skip_bad:bool=False, # skip undecodable images (with a warning) instead of raising
-              data_root:str|Path|None=None, # base folder of relative image paths; WILDS root
-              progress:bool=True, # fastai progress bars and epoch table
+              pretrained:str|None=None, # open_clip tag or checkpoint path for `model`; "random": random weights on purpose
+              progress:bool=True, # fastai progress bars (plain lines when the output is a file)
               device=None, # default: CUDA if available, else CPU
               save_weights:bool=True, # write the fine-tuned weights (model.safetensors); False: config + metrics only
               stochastic:bool=False, # train with dropout / BatchNorm batch statistics (default: eval mode, as the frozen teacher)
               init:str="zeroshot", # the start (and frozen teacher): "zeroshot" (prompt head) or "lp" (linear probe on the backbone's features)
               tags:dict|None=None, # free labels kept in config.json (e.g. benchmark, experiment); part of the run's identity
-              **hparams, # the method's hyper-parameters (e.g. lam_kd=0.5, T=4.0)
+              **kwargs, # `load_data`'s table and split options (text_col=, label_col=, fracs=, …); the rest: the method's hyper-parameters (lam_kd=0.5, T=4.0)
              )->Result:
     "Fine-tune `model` on `data` with `method`, evaluate ID and OOD, write the run's files, and return a `Result`."
     m = get_method(method)
-    hp = method_hparams(m, **hparams)
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0: raise BadInputError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if not isinstance(bs, (int, np.integer)) or bs < 1: raise BadInputError(f"bs must be an integer >= 1, got {bs!r}")
-    check_positive("lr", lr); check_nonneg("wd", wd)
-    if sched not in SCHEDULES: raise BadInputError(f"sched must be one of {SCHEDULES}, got {sched!r}")
-    if not 0 <= warmup < 1: raise BadInputError(f"warmup must be in [0, 1), got {warmup!r}")
-    if init not in INITS: raise BadInputError(f"init must be one of {INITS}, got {init!r}")
+    hp = check_hparams(m, **{k: v for k, v in kwargs.items() if k not in DATA_ARGS})
+    t = _train_args(epochs, max_steps, lr, bs, wd, sched, warmup, seed, init, save_weights, stochastic, progress, tags)
+    epochs, max_steps, lr, bs, wd, warmup, seed, progress = (t[k] for k in ("epochs", "max_steps", "lr", "bs", "wd", "warmup", "seed", "progress"))
+    check_model(model, pretrained)
+    model = str(model) if isinstance(model, Path) else model
+    pretrained = str(pretrained) if isinstance(pretrained, Path) else pretrained
+    prompts = _prompts(prompts)
+    a = check_data_args(**{k: v for k, v in kwargs.items() if k in DATA_ARGS})
+    check_source(data)
+    for _, o in _ood_items(ood): check_source(o, "ood")
+    data = data.lower() if _is_known(data) else data
     cfg = dict(model=model_fingerprint(model), model_is_name=isinstance(model, str), pretrained=pretrained,
-               data=str(data) if isinstance(data, (str, Path)) else type(data).__name__, data_hash=data_fingerprint(data),
-               ood=[[k, str(o) if isinstance(o, (str, Path)) else type(o).__name__, data_fingerprint(o)] for k, o in _ood_items(ood)] or None,
-               method=m.name, hparams={k: _jsonable(v) for k, v in hp.items()}, epochs=int(epochs), lr=float(lr), bs=int(bs),
-               wd=float(wd), sched=sched, warmup=float(warmup), seed=int(seed), text_col=text_col, image_col=image_col,
-               label_col=label_col, domain_col=domain_col, id_domain=id_domain, classnames=classnames, prompts=prompts,
-               size=size, max_items=max_items, max_len=max_len, fracs=list(fracs), skip_bad=skip_bad, stochastic=bool(stochastic), init=init,
-               data_root=str(data_root) if data_root else None)
+               data=_source_label(data), data_hash=data_fingerprint(data),
+               ood=[[k, _source_label(o), data_fingerprint(o)] for k, o in _ood_items(ood)] or None,
+               method=m.name, hparams={k: _jsonable(v) for k, v in hp.items()}, epochs=epochs, lr=lr, bs=bs, wd=wd, sched=sched,
+               warmup=warmup, seed=seed, **{k: a[k] for k in DATA_ARGS}, prompts=prompts, stochastic=t["stochastic"], init=init)
+    if max_steps is not None: cfg["max_steps"] = max_steps
     if tags: cfg["tags"] = {k: _jsonable(v) for k, v in dict(tags).items()}
-    for src in [data] + [o for _, o in _ood_items(ood)]: _check_source(src)
-    run_dir = Path(out_dir)/f"{m.name}-{config_hash(cfg)}"
-    if finished(run_dir, "final" if epochs else None):
-        if progress: print(f"{run_dir}: this configuration has run already; loading its result (nothing is retrained or overwritten)")
-        if (run_dir/WEIGHTS).exists(): return Result.load(run_dir, model=None if isinstance(model, str) else model, device=device)
-        return Result(None, None, _metrics_from_jsonl(run_dir), json.loads((run_dir/"config.json").read_text()), run_dir)
+    run_dir = Path(out_dir)/f"{m.name}-{config_hash(run_identity(cfg))}"
+    with run_lock(run_dir):
+        done = finished(run_dir, "final" if epochs else None)
+        if done and (not t["save_weights"] or has_weights(run_dir)):
+            if progress: print(f"{run_dir}: this configuration has run already; loading its result (nothing is retrained or overwritten)")
+            if has_weights(run_dir): return Result.load(run_dir, model=None if isinstance(model, str) else model, device=device)
+            return Result(None, None, _metrics_from_jsonl(run_dir), json.loads((run_dir/"config.json").read_text()), run_dir)
+        gone = _clean_partial(run_dir) if run_dir.exists() else []
+        if done: print(f"{run_dir}: finished, but without complete weights ({WEIGHTS}: {'a save was stopped' if gone else 'save_weights=False'}); "
+                       "training again to write them — the metrics already logged are kept", file=sys.stderr, flush=True)
+        return _run(m, hp, model, data, ood, cfg, t, a, run_dir, Path(out_dir), prompts, pretrained, device)
+
+fine_tune.__delwrap__ = load_data   # docments (show_doc, the command line) find the delegated options' docs in load_data
+
+def _run(m, hp, model, data, ood, cfg, t, a, run_dir, out_dir, prompts, pretrained, device)->Result:
+    "The run itself, under the lock: load, build, check layers, write config, evaluate, train, save, evaluate."
+    epochs, seed = t["epochs"], t["seed"]
     seed_everything(seed)
-    base = load_model(model, pretrained, device) if isinstance(model, str) else model
-    sd = load_data(data, base, ood, text_col=text_col, image_col=image_col, label_col=label_col, domain_col=domain_col,
-                   id_domain=id_domain, classnames=classnames, bs=bs, max_items=max_items, seed=seed, fracs=fracs, size=size,
-                   max_len=max_len, skip_bad=skip_bad, data_root=data_root, device=device or _device(base))
-    clf, initial = build_classifier(base, sd, prompts, init)
+    base = _load(model, pretrained, device) if isinstance(model, str) else model
+    sd = load_data(data, base, ood, bs=t["bs"], seed=seed, device=device or _device(base), **a)
+    clf, initial = build_classifier(base, sd, prompts, cfg["init"])
+    check_layers(clf, hp.get("layers"), m.name)
     head = getattr(clf, "head", None)
     cfg.update(classnames=sd.classnames, kind=sd.kind, initial=initial, data_name=sd.name,
                head_dim=int(head.in_features) if isinstance(head, nn.Linear) else None)
-    write_config(run_dir, cfg)
+    _write_config(run_dir, cfg)
+    logged = _logged_lines(run_dir)
+    log = lambda r, label: None if (label, "summary") in logged else log_eval(run_dir, r, model=label)
     preds = {initial: {}, "final": {}}    # per-split logits of both models (kept on the `Result` for calibration plots)
-    metrics = {initial: _evaluate_start(clf, sd, cfg, Path(out_dir), preds[initial])}
-    log_eval(run_dir, metrics[initial], model=initial)
+    metrics = {initial: _evaluate_start(clf, sd, cfg, out_dir, preds[initial])}
+    log(metrics[initial], initial)
     seed_everything(seed)
     theta0 = {k: v.detach().clone() for k, v in clf.state_dict().items()} if epochs else None
     timer = StepTimer()
-    learn = method_learner(clf, sd.dls, m, lr=lr, wd=wd, stochastic=stochastic, cbs=[timer], **hp)
+    learn = method_learner(clf, sd.dls, m, lr=t["lr"], wd=t["wd"], stochastic=t["stochastic"], cbs=[timer], **hp)
     if epochs:
         t0 = time.perf_counter()
-        with (nullcontext() if progress else learn.no_bar()), (nullcontext() if progress else learn.no_logging()):
-            _fit(learn, int(epochs), lr, wd, sched, warmup)
-        for rec in train_record(learn, timer.times, time.perf_counter() - t0, theta0): append_metrics(run_dir, rec)
+        bar, logging = _progress_ctx(learn, t["progress"])
+        with bar, logging: _fit(learn, epochs, t["lr"], t["wd"], cfg["sched"], t["warmup"], t["max_steps"])
+        if ("train", "summary") not in logged:
+            for rec in train_record(learn, timer.times, time.perf_counter() - t0, theta0): append_metrics(run_dir, rec)
         metrics["final"] = evaluate(learn.model, sd.tests, store_preds=preds["final"])
-        log_eval(run_dir, metrics["final"], model="final")
     save_preds(run_dir, {k: v for k, v in preds.items() if v})
     res = Result(learn.model, learn, metrics, json.loads(json.dumps(cfg, default=str)), run_dir, sd, preds)
-    if save_weights: res.save(run_dir)
+    if t["save_weights"]: res.save(run_dir)
+    if epochs: log(metrics["final"], "final")     # the last line: the run is finished only once everything else is on disk
     return res
 
 # %% ../nbs/10_api.ipynb #2e2ff988
@@ -552,15 +479,16 @@ def metrics_table(metrics:dict, # {model label: flat dict from `evaluate`}
 
 def _metrics_from_jsonl(run_dir:Path)->dict:
     "Invert `log_eval`: {model: flat dict} of the evaluations in the run's `metrics.jsonl` (the first line of each (model, split) wins)."
-    out, p = {}, Path(run_dir)/"metrics.jsonl"
-    if not p.exists(): return out
-    for line in filter(str.strip, p.read_text().splitlines()):
-        d = json.loads(line); model, split = d.pop("model"), d.pop("split"); d.pop("time", None)
+    out = {}
+    for d in read_metrics(run_dir):
+        model, split = d.pop("model"), d.pop("split"); d.pop("time", None)
         if model == "train": continue     # timings of the fit, not an evaluation (read them from the file)
         r = out.setdefault(model, {})
         if split == "summary": r.update({k: v for k, v in d.items() if k not in r})
         else: r.update({f"{split}/{k}": v for k, v in d.items() if f"{split}/{k}" not in r})
     return out
+
+def _how_to_rerun(run_dir)->str: return f"run the same fine_tune call (or rtd_nb train command) that wrote {run_dir} again"
 
 @dataclass
 class Result:
@@ -587,14 +515,15 @@ class Result:
         return head + "\n" + self.table.to_string(float_format=lambda v: f"{v:.3f}")
 
     def save(self, run_dir:str|Path|None=None)->Path:
-        "Write the weights (safetensors), and — into a new folder — config.json and metrics.jsonl; returns the folder."
-        from safetensors.torch import save_file
+        "Write the weights (safetensors; for an untrained model by name, a reference), and — into a new folder — config and metrics."
         run_dir = Path(run_dir or self.run_dir)
         if self.run_dir is None or run_dir.resolve() != Path(self.run_dir).resolve():
-            write_config(run_dir, {k: v for k, v in self.config.items() if k != "versions"})
+            _write_config(run_dir, {k: v for k, v in self.config.items() if k != "versions"})
             for k, r in self.metrics.items(): log_eval(run_dir, r, model=k)
-        state = {k: v.detach().cpu().contiguous().clone() for k, v in self.model.state_dict().items()}
-        save_file(state, str(run_dir/WEIGHTS), metadata={"method": str(self.config.get("method")), "classnames": json.dumps(self.config.get("classnames"))})
+        if _is_ref(self.config):
+            ref = {k: self.config.get(k) for k in ("model", "pretrained", "seed", "classnames", "prompts", "init")}
+            (run_dir/WEIGHTS_REF).write_text(json.dumps(dict(weights="pretrained", **ref), indent=1))
+        else: _save_weights(self.model, run_dir, self.config)
         return run_dir
 
     @classmethod
@@ -603,39 +532,72 @@ class Result:
              device=None)->Result:
         "The `Result` saved in `run_dir`, with the fine-tuned weights loaded (no learner)."
         from safetensors.torch import load_file
+        from safetensors import SafetensorError
         run_dir = Path(run_dir)
-        if not (run_dir/"config.json").exists() or not (run_dir/WEIGHTS).exists():
-            raise BadInputError(f"{run_dir} holds no finished run (config.json and {WEIGHTS}): give a folder written by fine_tune or Result.save")
-        cfg = json.loads((run_dir/"config.json").read_text())
+        if not (run_dir/"config.json").exists():
+            raise BadInputError(f"{run_dir} holds no run (no config.json): give a folder written by fine_tune, rtd_nb train or Result.save")
+        try: cfg = json.loads((run_dir/"config.json").read_text())
+        except ValueError: raise BadInputError(f"{run_dir/'config.json'} is not valid JSON: {_how_to_rerun(run_dir)} into another out_dir") from None
+        metrics = _metrics_from_jsonl(run_dir)
+        if not any(k in metrics for k in ("final", "zeroshot", "initial", "lp")):
+            raise BadInputError(f"{run_dir} is not finished (no evaluation in metrics.jsonl): {_how_to_rerun(run_dir)} to finish it")
+        ref = (run_dir/WEIGHTS_REF).exists()
+        if not ref:
+            if not (run_dir/WEIGHTS).exists():
+                raise BadInputError(f"{run_dir} holds no weights ({WEIGHTS}): it ran with save_weights=False or its save was stopped; "
+                                    f"{_how_to_rerun(run_dir)} with save_weights=True to write them")
+            bad = weights_problem(run_dir/WEIGHTS)
+            if bad: raise BadInputError(f"{run_dir/WEIGHTS} is incomplete ({bad}): {_how_to_rerun(run_dir)} to rewrite it")
         names = cfg["classnames"]
         if model is None:
             if not cfg.get("model_is_name"):
                 raise BadInputError(f"{run_dir} was trained from a built model ({cfg['model']}): pass model= (one of the same architecture) to Result.load")
-            enc = load_model(cfg["model"], cfg.get("pretrained"), device)
+            if ref: seed_everything(cfg.get("seed", 0))   # a model without published weights: the seeded random one it started from
+            enc = _load(cfg["model"], cfg.get("pretrained"), device)
             if cfg.get("init") == "lp": enc = backbone_encoder(enc)
-            model = Classifier(enc, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)
-        elif hasattr(model, "encode_text") and not isinstance(model, Classifier):
+            model = enc if ref else Classifier(enc, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)
+        elif not ref and hasattr(model, "encode_text") and not isinstance(model, Classifier):
             model = Classifier(model, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)
+        if ref:
+            if not isinstance(model, Classifier): model = Classifier(model, zeroshot_head(model, names, cfg.get("prompts")).to(_device(model)), names)
+            return cls(model.eval(), None, metrics, cfg, run_dir)
         m = get_method(cfg["method"])
         if m.prepare is not None: model = prepare_model(m, model, **{k: v for k, v in cfg["hparams"].items()})
-        state = load_file(str(run_dir/WEIGHTS), device=str(_device(model)))
+        try: state = load_file(str(run_dir/WEIGHTS), device=str(_device(model)))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise BadInputError(f"{run_dir/WEIGHTS} cannot be read ({' '.join(str(e).split())[:120]}): {_how_to_rerun(run_dir)} to rewrite it") from None
         try: model.load_state_dict(state)
         except RuntimeError as e:
             raise BadInputError(f"the weights in {run_dir/WEIGHTS} do not fit the model ({' '.join(str(e).split())[:200]}): pass the model the run was trained from") from None
-        return cls(model.eval(), None, _metrics_from_jsonl(run_dir), cfg, run_dir)
+        return cls(model.eval(), None, metrics, cfg, run_dir)
+
+    def _free_label(self, name:str|None, default:str)->str:
+        "The metrics label `final@<name>`: a given name already used is refused; a default one is numbered."
+        used = set(self.metrics) | ({m for m, s in _logged_lines(self.run_dir)} if self.run_dir is not None else set())
+        label = f"final@{name or default}"
+        if label not in used: return label
+        if name:
+            raise BadInputError(f"{self.run_dir} already holds an evaluation named {name!r} ({label}), which is never overwritten: "
+                                f"choose another name (--name), e.g. {name}-2")
+        i = 2
+        while f"{label}-{i}" in used: i += 1
+        return f"{label}-{i}"
 
     def eval_data(self, data, # the new data (same kinds as `fine_tune`'s; every item is evaluated)
                   ood=None, # more sets
-                  name:str|None=None, # label of this evaluation in metrics.jsonl (default from the data)
+                  name:str|None=None, # label of this evaluation in metrics.jsonl (default from the data; a used name is refused)
                   log:bool=True, # append to the run's metrics.jsonl
                   bs:int=64, skip_bad:bool=False, max_items:int|None=None, **cols, # table columns (default: the run's)
                  )->pd.DataFrame:
         "Evaluate the fine-tuned model on other data with the run's columns and class names; returns its table."
         c = self.config
+        check_source(data)
         cols = {k: cols.get(k, c.get(k)) for k in ("text_col", "image_col", "label_col", "domain_col")}
         cols["label_col"] = cols["label_col"] or "label"
+        default = data.lower() if _is_known(data) else "data" if isinstance(data, pd.DataFrame) else Path(str(data)).expanduser().resolve().name.rsplit(".", 1)[0]
+        label = self._free_label(name, default)
         kind, tok, size = _enc_info(self.model, None, None, c.get("size"))
-        if isinstance(data, str) and data.lower() in KNOWN_DATA:
+        if _is_known(data):
             tests = dict(_known_data(data.lower(), kind, tok, size, c.get("id_domain"), bs, max_items, c.get("seed", 0),
                                      c.get("max_len", 64), c.get("data_root"), None, False).tests)
         else: tests = {k: DataLoader(ds, bs=bs, shuffle=False, device=_device(self.model)) for k, ds in
@@ -644,10 +606,11 @@ class Result:
             for k, ds in _eval_sets(src, n, kind, tok, size, c["classnames"], cols, skip_bad, c.get("max_len", 64), c.get("data_root"), max_items, 0).items():
                 tests[k if k not in tests else f"{k}-ood"] = DataLoader(ds, bs=bs, shuffle=False, device=_device(self.model))
         r = evaluate(self.model, tests, id_key=next(iter(tests)))
-        label = f"final@{name or (data if isinstance(data, str) and data in KNOWN_DATA else Path(str(data)).stem)}"
         self.metrics[label] = r
         if log and self.run_dir is not None: log_eval(self.run_dir, r, model=label)
-        return metrics_table({self._label("final"): r}, id_key=next(iter(tests)))
+        t = metrics_table({self._label("final"): r}, id_key=next(iter(tests)))
+        t.attrs["label"], t.attrs["asked"] = label, f"final@{name or default}"
+        return t
 
 # %% ../nbs/10_api.ipynb #037fb8e0
 _VADER_MAIN = dict(model="minilm", data="vader", epochs=2, lr=3e-5, bs=32, max_items=1000, seed=0)

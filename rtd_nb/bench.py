@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_bench.ipynb #489a6566
 from __future__ import annotations
-import argparse, ast, copy, gc, json, os, platform, resource, subprocess, sys, time
+import copy, gc, json, os, platform, resource, shlex, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
@@ -18,6 +18,7 @@ from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher
 from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
+from .cli import _Parser, _post, add_signature_args, parse_hparams
 
 # %% auto #0
 __all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'IMAGE_PERTURB', 'TEXT_PERTURB', 'parse_spec', 'bench_inputs', 'StepTimer',
@@ -25,24 +26,21 @@ __all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'IMAGE_PERTURB', 'TEXT_PERTURB', 'pa
            'measure_method', 'bench_model', 'overhead_table', 'run_bench', 'main']
 
 # %% ../nbs/40_bench.ipynb #95e8736d
-BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd:kd_frac=0.5", "RTD kd_frac=0.25": "rtd:kd_frac=0.25",
-                 "RTD kd_frac=0.125": "rtd:kd_frac=0.125", "RTD kd_every=2": "rtd:kd_every=2", "RTD kd_every=4": "rtd:kd_every=4",
-                 "RTD AR on x' only": "rtd:ar_on='perturbed'", "RTD one pass (CE on x')": "rtd:ce_on='perturbed'",
-                 "RTD KD only": "rtd:lam_ar=0.0", "RTD int8 teacher": "rtd:teacher_dtype='int8'", "RTD two-pass": "rtd:fused=False",
-                 "Lipsum-FT": "lipsum", "Lipsum-FT text bank": "lipsum:bank=4096", "LoRA": "lora", "SDFT": "sdft", "CAR-FT": "carft",
+BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd --kd-frac 0.5", "RTD kd_frac=0.25": "rtd --kd-frac 0.25",
+                 "RTD kd_frac=0.125": "rtd --kd-frac 0.125", "RTD kd_every=2": "rtd --kd-every 2", "RTD kd_every=4": "rtd --kd-every 4",
+                 "RTD AR on x' only": "rtd --ar-on perturbed", "RTD one pass (CE on x')": "rtd --ce-on perturbed",
+                 "RTD KD only": "rtd --lam-ar 0", "RTD int8 teacher": "rtd --teacher-dtype int8", "RTD two-pass": "rtd --fused false",
+                 "Lipsum-FT": "lipsum", "Lipsum-FT text bank": "lipsum --bank 4096", "LoRA": "lora", "SDFT": "sdft", "CAR-FT": "carft",
                  "GRACE": "grace", "DiGraP": "digrap"}
 
-def parse_spec(spec:str, # "name" or "name:key=value,key=value" (values are Python literals)
+def parse_spec(spec:str, # "name" or "name --key value ..." (the command-line syntax, typed by the method's signatures)
               )->tuple[str, dict]:
     "Split a method spec into the registered method name and its hyper-parameter overrides."
-    name, _, rest = spec.partition(":")
-    hp = {}
-    for kv in filter(None, (s.strip() for s in rest.split(","))):
-        k, eq, v = kv.partition("=")
-        if not eq: raise ValueError(f"bad method spec {spec!r}: write overrides as key=value, e.g. 'rtd:lam_ar=0.0'")
-        try: hp[k.strip()] = ast.literal_eval(v.strip())
-        except (ValueError, SyntaxError): hp[k.strip()] = v.strip()
-    return name.strip(), hp
+    words = shlex.split(spec)
+    if not words: raise ValueError("empty method spec: name a method, e.g. 'rtd --lam-ar 0'")
+    if ":" in words[0]:
+        raise ValueError(f"bad method spec {spec!r}: write the hyper-parameters as on the command line, e.g. 'rtd --lam-ar 0'")
+    return words[0], parse_hparams(words[1:], words[0]) if len(words) > 1 else {}
 
 # %% ../nbs/40_bench.ipynb #76a1ab58
 BENCH_MODELS = {
@@ -343,10 +341,13 @@ def _md(res:dict)->str:
 def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
               methods:dict|None=None, # display name → spec (default `BENCH_METHODS`)
               out_dir:str|Path|None="results/bench", # where overhead.json / overhead.md go (None: nothing written)
-              warmup:int=1, reps:int|dict=5, # per method: untimed, timed steps (`reps` may map model → steps)
-              isolate:bool=True, # fresh process per method
-              bs:dict|None=None, # per-model batch size overrides
-              seed:int=0, device=None, patches:tuple=(),
+              warmup:int=1, # untimed steps per method
+              reps:int|dict=5, # timed steps per method (median and quartiles reported); a dict maps a model to its own
+              isolate:bool=True, # a fresh process per method (honest memory); False: interleaved in this process
+              bs:dict|None=None, # per-model batch size overrides (default: each model's `BENCH_MODELS` batch)
+              seed:int=0, # seeds weights, data and batch (the same in every process)
+              device=None, # default: CUDA if present
+              patches:tuple=(), # Python files run first in every process (e.g. registering patched methods)
               tag:str="", # file-name suffix: overhead_{tag}.json (e.g. "before" for a run before an optimisation)
              )->dict:
     "Benchmark every method on every model; write `overhead[_tag].json` and `overhead[_tag].md` to `out_dir`."
@@ -367,23 +368,28 @@ def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
                                     + f"\nWall time {meta['wall_s']:.0f} s; load average at the end {meta['loadavg']}.\n")
     return out
 
-def main(argv=None):
-    "Command line: `python bench/run.py [--models minilm vit-b-32] [--reps 3] [--warmup 1] [--out results/bench] ...`"
-    ap = argparse.ArgumentParser(description="Training-step time and peak memory of each method relative to FT.")
-    ap.add_argument("--models", nargs="+", default=["minilm", "effnet"], choices=list(BENCH_MODELS))
-    ap.add_argument("--methods", nargs="+", default=None, help="NAME=SPEC pairs, e.g. 'FT=ft' 'RTD KD-only=rtd:lam_ar=0.0'")
-    ap.add_argument("--warmup", type=int, default=1); ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--model-reps", nargs="*", default=[], metavar="MODEL=N", help="timed steps for one model, e.g. vit-b-32=2")
-    ap.add_argument("--tag", default="", help="suffix of the output files: overhead_TAG.json/.md (e.g. before)")
-    ap.add_argument("--out", default="results/bench"); ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--in-process", action="store_true", help="interleave methods in one process (no isolation)")
-    ap.add_argument("--patch", nargs="*", default=[], help="Python files run first in every process")
-    ap.add_argument("--device", default=None)
-    a = ap.parse_args(argv)
-    methods = None if a.methods is None else dict(m.split("=", 1) for m in a.methods)
-    reps = {k: a.reps for k in a.models} | {k: int(v) for k, v in (m.split("=", 1) for m in a.model_reps)}
-    out = run_bench(a.models, methods, a.out, a.warmup, reps, not a.in_process, None, a.seed, a.device, tuple(a.patch), a.tag)
+def main(argv:list|None=None, # command-line words (default: sys.argv[1:])
+        )->dict:
+    "Command line of `run_bench` (`python -m rtd_nb.bench`, `python bench/run.py`): its options are `run_bench`'s."
+    p = _Parser(prog="python -m rtd_nb.bench", description="Training-step time and peak memory of each method relative to FT.",
+                epilog="A method spec is a method and its hyper-parameters as on the command line, e.g. "
+                       "--methods 'FT=ft' 'RTD KD-only=rtd --lam-ar 0'.")
+    names = add_signature_args(p, run_bench, flags=dict(out_dir=["--out"], patches=["--patch"]), kw=dict(
+        models=dict(nargs="+", choices=list(BENCH_MODELS), metavar="MODEL", default=["minilm", "effnet"]),
+        methods=dict(nargs="+", metavar="NAME=SPEC", default=None, _dict=True), reps=dict(type=int, default=5, metavar="N"),
+        bs=dict(nargs="+", metavar="MODEL=N", default=None, _dict=True), patches=dict(nargs="*", default=(), metavar="FILE")))
+    p.add_argument("--model-reps", nargs="+", default=None, metavar="MODEL=N", help="timed steps for one model, e.g. vit-b-32=2")
+    p.add_argument("--in-process", dest="isolate", action="store_false", help="interleave the methods in one process (= --no-isolate)")
+    p.__dict__["_rtd_post"]["model_reps"] = dict(_dict=True)
+    try: a = _post(p, p.parse_args(argv))
+    except ValueError as e: p.error(str(e))
+    kw = {n: getattr(a, n) for n in names}
+    kw.update(reps={k: a.reps for k in a.models} | {k: int(v) for k, v in (a.model_reps or {}).items()},
+              bs={k: int(v) for k, v in a.bs.items()} if a.bs else None, patches=tuple(a.patches))
+    out = run_bench(**kw)
     print("\n".join(_md(r) for r in out["results"]))
     stem = "overhead" + (f"_{a.tag}" if a.tag else "")
-    print(f"wrote {a.out}/{stem}.json and {stem}.md in {out['meta']['wall_s']:.0f} s")
+    print(f"wrote {a.out_dir}/{stem}.json and {stem}.md in {out['meta']['wall_s']:.0f} s")
     return out
+
+if __name__ == "__main__" and Path(sys.argv[0]).stem == "bench": main()

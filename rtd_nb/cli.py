@@ -4,135 +4,244 @@
 
 # %% ../nbs/10a_cli.ipynb #e7309a0f
 from __future__ import annotations
-import argparse, json, os, sys, warnings
+import argparse, inspect, json, os, shlex, sys, types, typing, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['parse_hparams', 'build_parser', 'cmd_train', 'cmd_eval', 'methods_table', 'cmd_methods', 'cmd_reproduce', 'main']
+__all__ = ['flag', 'add_signature_args', 'hparam_args', 'hparams_of', 'parse_hparams', 'prescan', 'build_parser', 'cmd_train',
+           'cmd_eval', 'methods_table', 'cmd_methods', 'cmd_reproduce', 'cli_words', 'main']
 
 # %% ../nbs/10a_cli.ipynb #3498001f
 class _Parser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose usage errors are one line on stderr (exit code 2)."
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    "An `ArgumentParser` without abbreviations whose usage errors are one line on stderr (exit code 2)."
+    def __init__(self, *a, **kw): kw.setdefault("allow_abbrev", False); super().__init__(*a, **kw)
+    def error(self, message): self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
-def _value(s:str, default):
-    "Parse a command-line value by the type of the method's default."
-    if isinstance(default, bool) or s.lower() in ("true", "false"):
-        if s.lower() not in ("true", "false", "1", "0", "yes", "no"): raise ValueError(f"expected true or false, got {s!r}")
-        return s.lower() in ("true", "1", "yes")
-    if isinstance(default, int): return int(s)
-    if isinstance(default, float): return float(s)
-    if s.lower() == "none": return None
-    try: return json.loads(s)
-    except json.JSONDecodeError: return s
+class _WordsParser(_Parser):
+    "Parses option words given inside a value (a method spec): errors are `ValueError`s, not exits."
+    def error(self, message): raise ValueError(message)
 
-def parse_hparams(extra:list, # leftover command-line words: --name value ...
-                  method:str, # the method whose defaults give the types
+def flag(name:str)->str: return "--" + name.replace("_", "-")
+
+_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+def _arms(anno, default)->tuple:
+    if anno is inspect.Parameter.empty or isinstance(anno, str): return () if default is None else (type(default),)
+    if typing.get_origin(anno) in (typing.Union, types.UnionType): return typing.get_args(anno)
+    return (anno,)
+
+def _scalar(arms:tuple):
+    "A converter of one command-line word to the first of `arms` it spells (None, a bool, a number, a string)."
+    def conv(s:str):
+        low = s.strip().lower()
+        if type(None) in arms and low == "none": return None
+        if bool in arms and low in _BOOL: return _BOOL[low]
+        for t in (int, float):
+            if t in arms:
+                try: return t(s)
+                except ValueError: pass
+        if str in arms or Path in arms or not arms: return s
+        raise argparse.ArgumentTypeError(f"expected {' or '.join(getattr(t, '__name__', str(t)) for t in arms if t is not type(None))}, got {s!r}")
+    conv.__name__ = "value"
+    return conv
+
+def _spec(anno, default)->dict|None:
+    "argparse keywords for a parameter of annotation `anno` and default `default`; None when a command line cannot give it."
+    arms = tuple(a for a in _arms(anno, default) if a is not type(None))
+    origins = {typing.get_origin(a) or a for a in arms}
+    if origins == {bool}: return dict(action=argparse.BooleanOptionalAction)
+    if origins & {list, tuple}:
+        if isinstance(default, tuple) and default and all(isinstance(v, (int, float)) for v in default):
+            return dict(nargs=len(default), type=float, metavar="X")
+        return dict(nargs="+", type=str, metavar="VALUE", _split=True)
+    if origins & {dict}: return dict(nargs="+", metavar="KEY=VALUE", _dict=True)
+    if not arms: return dict(type=str)
+    if origins - {bool, int, float, str, Path}: return None
+    return dict(type=_scalar(tuple(arms) + ((type(None),) if default is None else ())), metavar=next(
+        (m for t, m in ((float, "X"), (int, "N"), (str, "TEXT"), (Path, "PATH")) if t in arms), "VALUE"))
+
+def _hints(f)->dict:
+    try: return typing.get_type_hints(f)
+    except Exception: return {}
+
+def add_signature_args(p, # an argparse parser or argument group
+                       f, # the function whose parameters become options
+                       skip:tuple=(), # parameters left out
+                       flags:dict|None=None, # parameter → more option strings (e.g. an older spelling kept working)
+                       kw:dict|None=None, # parameter → argparse keywords replacing the generated ones
+                       required:tuple=(), # parameters that must be given (default: those without a default)
+                      )->list:
+    "One `--name` option per parameter of `f`, typed by its annotation or default, help from its docments; returns the names."
+    from fastcore.docments import docments
+    docs, hints, names = docments(f), _hints(f), []
+    for n, prm in inspect.signature(f).parameters.items():
+        if n in skip or n == "self" or prm.kind in (prm.VAR_POSITIONAL, prm.VAR_KEYWORD): continue
+        default = None if prm.default is inspect.Parameter.empty else prm.default
+        spec = dict(kw[n]) if kw and n in kw else _spec(hints.get(n, prm.annotation), default)
+        if spec is None: continue
+        default = spec.pop("default", default)
+        helptext = (docs.get(n) or "").replace("%", "%%")
+        must = n in required or (prm.default is inspect.Parameter.empty and n not in (kw or {}))
+        if not must and default not in (None, False, (), "") and spec.get("action") is not argparse.BooleanOptionalAction:
+            helptext += f" (default: {' '.join(map(str, default)) if isinstance(default, (tuple, list)) else default})"
+        extra = {k: spec.pop(k) for k in ("_split", "_dict") if k in spec}
+        p.add_argument(flag(n), *(flags or {}).get(n, ()), dest=n, required=must, help=helptext,
+                       **({} if must else dict(default=default)), **spec)
+        if extra: p.__dict__.setdefault("_rtd_post", {})[n] = extra     # done by `_post` after parsing
+        names.append(n)
+    return names
+
+def _post(p, a:argparse.Namespace)->argparse.Namespace:
+    "Split list options' values on commas and turn KEY=VALUE options into dicts (for the parser `p` and its groups)."
+    for x in [p, *getattr(p, "_action_groups", [])]:
+        for n, how in getattr(x, "_rtd_post", {}).items():
+            v = getattr(a, n, None)
+            if v is None or isinstance(v, dict): continue
+            if how.get("_split"): setattr(a, n, [s.strip() for w in v for s in str(w).split(",") if s.strip()])
+            if how.get("_dict"):
+                bad = [w for w in v if "=" not in w]
+                if bad: raise ValueError(f"{flag(n)} takes KEY=VALUE pairs, got {' '.join(bad)}")
+                setattr(a, n, dict(w.split("=", 1) for w in v))
+    return a
+
+# %% ../nbs/10a_cli.ipynb #5a11f5f1
+def hparam_args(p:argparse.ArgumentParser, # the parser to add the options to
+                method:str, # a registered method name
+                taken:tuple=(), # option names the command already has (not added again)
+               )->list:
+    "Add `method`'s hyper-parameters as `--name value` options (dest `hp_<name>`, only when given); returns their names."
+    from rtd_nb.methods import hparam_specs, get_method
+    specs = hparam_specs(method)
+    g = p.add_argument_group(f"hyper-parameters of --method {get_method(method).name} (rtd_nb methods lists every method's)")
+    names = []
+    for n, s in specs.items():
+        spec = _spec(s["anno"], s["default"])
+        if spec is None or n in taken: continue
+        extra = {k: spec.pop(k) for k in ("_split", "_dict") if k in spec}
+        d = s["default"]
+        shown = "" if d is None else f" (default: {' '.join(map(str, d)) if isinstance(d, (tuple, list)) else d})"
+        g.add_argument(flag(n), dest=f"hp_{n}", default=argparse.SUPPRESS, help=(s["doc"] or "").replace("%", "%%") + shown, **spec)
+        if extra: g.__dict__.setdefault("_rtd_post", {})[f"hp_{n}"] = extra
+        names.append(n)
+    return names
+
+def hparams_of(a:argparse.Namespace)->dict:
+    "The hyper-parameters given on the command line (the `hp_<name>` options of `hparam_args`)."
+    return {k[3:]: v for k, v in vars(a).items() if k.startswith("hp_")}
+
+def _unknown(words:list, method:str, names:list):
+    w = next((w for w in words if w.startswith("--")), words[0] if words else "")
+    opts = ", ".join(map(flag, names)) or "none"
+    if w.startswith("--"): raise ValueError(f"method {method!r} has no hyper-parameter {w.split('=')[0]}; it takes: {opts}")
+    raise ValueError(f"unexpected argument {w!r}: method hyper-parameters are given as --name value ({opts})")
+
+def parse_hparams(words:list|str, # option words (or one string): --name value ...
+                  method:str, # the method whose hyper-parameters they are
                  )->dict:
-    "Method hyper-parameters from `--lam-kd 0.5 --T 4` style words (dashes become underscores)."
-    from rtd_nb.methods import get_method
-    defaults, out, i = get_method(method).defaults, {}, 0
-    while i < len(extra):
-        w = extra[i]
-        if not w.startswith("--") or len(w) < 3: raise ValueError(f"unexpected argument {w!r}: method hyper-parameters are given as --name value")
-        name = w[2:].replace("-", "_")
-        if "=" in name: name, v = name.split("=", 1); i += 1
-        elif i + 1 < len(extra) and not extra[i+1].startswith("--"): v = extra[i+1]; i += 2
-        else: v = "true"; i += 1
-        if name not in defaults:
-            raise ValueError(f"method {method!r} has no hyper-parameter {name!r}; it takes: {', '.join('--'+k.replace('_', '-') for k in defaults) or 'none'}")
-        try: out[name] = _value(v, defaults[name])
-        except ValueError as e: raise ValueError(f"--{name.replace('_', '-')}: {e}") from None
-    return out
+    "A method's hyper-parameters from `--lam-kd 0.5 --T 4` style words, typed by the method's signatures."
+    words = shlex.split(words) if isinstance(words, str) else list(words)
+    if not words: return {}
+    p = _WordsParser(prog=method, add_help=False)
+    names = hparam_args(p, method)
+    a, rest = p.parse_known_args(words)
+    if rest: _unknown(rest, method, names)
+    return hparams_of(_post(p, a))
+
+def prescan(argv:list, # command-line words
+            opt:str="--method", # the option to look for
+            default:str|None=None,
+           )->str|None:
+    "The value of `opt` in `argv` before parsing (to build the options that depend on it)."
+    for i, w in enumerate(argv):
+        if w == opt and i + 1 < len(argv): return argv[i + 1]
+        if w.startswith(opt + "="): return w.split("=", 1)[1]
+    return default
 
 # %% ../nbs/10a_cli.ipynb #d8998381
-def _data_args(p):
-    p.add_argument("--ood", action="append", help="an extra OOD set (folder, table or name); repeat for more")
-    p.add_argument("--text-col", help="table column holding the text (default: text)")
-    p.add_argument("--image-col", help="table column holding image paths (default: image/path/file)")
-    p.add_argument("--label-col", help="table column holding the class (default: label)")
-    p.add_argument("--domain-col", help="table column naming each row's domain: other domains become OOD sets")
-    p.add_argument("--skip-bad", action="store_true", help="skip image files that cannot be decoded (default: stop and list them)")
-    p.add_argument("--max-items", type=int, help="cap on every split (seeded)")
-    p.add_argument("--bs", type=int, default=32, help="batch size (default: 32)")
-    p.add_argument("--data-root", help="base folder of relative image paths; WILDS root")
+_COLS = ("text_col", "image_col", "label_col", "domain_col")
 
-def build_parser()->argparse.ArgumentParser:
-    "The `rtd_nb` argument parser with its four commands."
+def _train_args(t):
+    from rtd_nb.api import fine_tune
+    from rtd_nb.user_data import load_data
+    names = add_signature_args(t, fine_tune, flags=dict(prompts=["--prompt"]), kw=dict(
+        ood=dict(action="append", metavar="SOURCE"), prompts=dict(action="append", metavar="TEMPLATE")))
+    t.add_argument("--quiet", dest="progress", action="store_false", help="no progress output (same as --no-progress)")
+    return names
+
+def _eval_args(e):
+    from rtd_nb.api import Result
+    from rtd_nb.user_data import load_data
+    e.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `rtd_nb train` (or Result.save)")
+    names = add_signature_args(e, Result.eval_data, kw=dict(ood=dict(action="append", metavar="SOURCE")))
+    sub = _Parser(add_help=False)
+    cols = add_signature_args(sub, load_data, skip=tuple(n for n in inspect.signature(load_data).parameters if n not in _COLS))
+    for n in cols:
+        a = next(x for x in sub._actions if x.dest == n)
+        e.add_argument(*a.option_strings, dest=n, default=None, help=a.help.split(" (default")[0] + " (default: the run's)")
+    return names + cols
+
+_HELP = dict(
+    train=("fine-tune a model on data and evaluate it ID and OOD",
+           "Fine-tune MODEL on DATA with METHOD, evaluate in- and out-of-distribution, write config.json, metrics.jsonl and "
+           "model.safetensors to OUT_DIR/<method>-<hash>, and print the table. The options are fine_tune's.",
+           "Method hyper-parameters are options too (--lam-kd 0.5 --T 4); `rtd_nb train --method NAME --help` lists a "
+           "method's, `rtd_nb methods` every method's. Example: rtd_nb train --model minilm --data reviews.csv --text-col "
+           "text --label-col label --method rtd --lam-kd 0.5"),
+    eval=("evaluate a finished run on other data",
+          "Load the fine-tuned model of RUN_DIR and evaluate it on DATA (every item; each domain and --ood set separately); "
+          "the result is appended to RUN_DIR/metrics.jsonl under a name that is not taken yet.", None),
+    methods=("list every method with its hyper-parameters and defaults",
+             "Every registered fine-tuning method, its hyper-parameters with their defaults, and what it does.", None),
+    reproduce=("run the exact configuration behind a paper table",
+               "Run every configuration of TABLE (rtd_nb.api.TABLES); finished runs are loaded, not rerun.", None))
+
+def build_parser(cmd:str|None=None, # the command whose options to build (they import the library); None: none
+                 method:str="rtd", # train: the method whose hyper-parameters become options
+                )->argparse.ArgumentParser:
+    "The `rtd_nb` argument parser with its four commands (the options of `cmd` built from the library's signatures)."
     p = _Parser(prog="rtd_nb", description="Robust fine-tuning of foundation models on your own data (rtd_nb).",
                 epilog="Run `rtd_nb COMMAND --help` for the options of a command.")
     p.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    t = sub.add_parser("train", help="fine-tune a model on data and evaluate it ID and OOD",
-                       description="Fine-tune MODEL on DATA with METHOD, evaluate in- and out-of-distribution, write config.json, "
-                                   "metrics.jsonl and model.safetensors to OUT_DIR/<method>-<hash>, and print the table.",
-                       epilog="Method hyper-parameters follow as --name value (e.g. --lam-kd 0.5 --T 4); `rtd_nb methods` "
-                              "lists every method's. Example: rtd_nb train --model minilm --data reviews.csv --text-col text "
-                              "--label-col label --method rtd --lam-kd 0.5")
-    t.add_argument("--model", required=True, help="minilm, effnet-minilm, tiny-clip, ViT-B-32[:tag], a HF name or a local folder")
-    t.add_argument("--data", required=True, help="image folder (ImageFolder layout), .csv/.tsv/.parquet/.jsonl table, or vader, fmnist-c, camelyon17, iwildcam")
-    t.add_argument("--method", default="rtd", help="a registered method (default: rtd)")
-    t.add_argument("--epochs", type=int, default=1, help="training epochs (default: 1; 0 evaluates the zero-shot model only)")
-    t.add_argument("--lr", type=float, default=3e-5, help="peak learning rate (default: 3e-5)")
-    t.add_argument("--wd", type=float, default=0.1, help="AdamW weight decay (default: 0.1)")
-    t.add_argument("--sched", default="cosine", choices=["cosine", "one_cycle", "constant"], help="learning-rate schedule")
-    t.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
-    t.add_argument("--out-dir", default="runs", help="results root (default: runs)")
-    t.add_argument("--id-domain", help="the in-distribution value of --domain-col (default: the first row's)")
-    t.add_argument("--classnames", help="comma-separated class names in label order (for number labels)")
-    t.add_argument("--prompt", action="append", help="zero-shot prompt template such as 'a photo of a {}.'; repeat for more")
-    t.add_argument("--pretrained", help="open_clip pretrained tag or checkpoint path")
-    t.add_argument("--size", type=int, help="image side in pixels (default: the model's input size)")
-    t.add_argument("--max-len", type=int, default=64, help="longest token sequence (default: 64)")
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
-    _data_args(t)
-    t.set_defaults(func=cmd_train)
-    e = sub.add_parser("eval", help="evaluate a finished run on other data",
-                       description="Load the fine-tuned model of RUN_DIR and evaluate it on DATA (every item; each domain and "
-                                   "--ood set separately); the result is appended to RUN_DIR/metrics.jsonl.")
-    e.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `rtd_nb train` (or Result.save)")
-    e.add_argument("--data", required=True, help="folder, table or dataset name; columns default to the run's")
-    e.add_argument("--name", help="label of this evaluation in metrics.jsonl (default: the data's name)")
-    _data_args(e)
-    e.set_defaults(func=cmd_eval)
-    m = sub.add_parser("methods", help="list every method with its hyper-parameters and defaults",
-                       description="Every registered fine-tuning method, its hyper-parameters with their defaults, and what it does.")
-    m.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    m.set_defaults(func=cmd_methods)
-    r = sub.add_parser("reproduce", help="run the exact configuration behind a paper table",
-                       description="Run every configuration of TABLE (rtd_nb.api.TABLES); finished runs are loaded, not rerun.")
-    r.add_argument("table", metavar="TABLE", nargs="?", help="table name; omit (or --list) to list them")
-    r.add_argument("--list", action="store_true", help="list the tables and their runs")
-    r.add_argument("--dry-run", action="store_true", help="print the fine_tune calls without running them")
-    r.add_argument("--out-dir", default="runs/reproduce", help="results root (default: runs/reproduce)")
-    r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.set_defaults(func=cmd_reproduce)
+    for name, (h, d, ep) in _HELP.items():
+        s = sub.add_parser(name, help=h, description=d, epilog=ep)
+        s.set_defaults(func=globals()[f"cmd_{name}"], params=[])
+        if name != cmd: continue
+        if name == "train":
+            params = _train_args(s)
+            from rtd_nb.methods import METHODS
+            if method in METHODS: hparam_args(s, method, taken=tuple(params))
+        elif name == "eval": params = _eval_args(s)
+        elif name == "methods": params = []; s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        else:
+            from rtd_nb.api import reproduce
+            s.add_argument("table", metavar="TABLE", nargs="?", help="table name; omit (or --list) to list them")
+            params = ["table"] + add_signature_args(s, reproduce, skip=("table",))
+            s.add_argument("--list", action="store_true", help="list the tables and their runs")
+            s.add_argument("--dry-run", action="store_true", help="print the fine_tune calls without running them")
+            s.add_argument("--quiet", dest="progress", action="store_false", help="no progress bars (same as --no-progress)")
+        s.set_defaults(params=params)
+        p.subs = {name: s}
     return p
 
 # %% ../nbs/10a_cli.ipynb #58cd0465
-def _data_kw(a)->dict:
-    kw = dict(text_col=a.text_col, image_col=a.image_col, domain_col=a.domain_col, skip_bad=a.skip_bad, max_items=a.max_items)
-    if a.label_col: kw["label_col"] = a.label_col
-    return kw
+def _kw(a)->dict: return {n: getattr(a, n) for n in a.params if hasattr(a, n)}
 
 def cmd_train(a, extra)->int:
     from rtd_nb.api import fine_tune
-    hp = parse_hparams(extra, a.method)
-    res = fine_tune(a.model, a.data, a.method, ood=a.ood, epochs=a.epochs, lr=a.lr, bs=a.bs, wd=a.wd, sched=a.sched, seed=a.seed,
-                    out_dir=a.out_dir, id_domain=a.id_domain, classnames=a.classnames.split(",") if a.classnames else None,
-                    prompts=a.prompt, pretrained=a.pretrained, size=a.size, max_len=a.max_len, data_root=a.data_root,
-                    progress=not a.quiet, **_data_kw(a), **hp)
+    res = fine_tune(**_kw(a), **hparams_of(a))
     print(res)
     return 0
 
 def cmd_eval(a, extra)->int:
     from rtd_nb.api import Result
     res = Result.load(a.run_dir)
-    kw = {k: v for k, v in _data_kw(a).items() if v is not None and k not in ("skip_bad", "max_items")}
-    t = res.eval_data(a.data, ood=a.ood, name=a.name, bs=a.bs, skip_bad=a.skip_bad, max_items=a.max_items, **kw)
-    print(f"{res.config['method']} model of {a.run_dir} on {a.data} (appended to {Path(a.run_dir)/'metrics.jsonl'})")
+    kw = {k: v for k, v in _kw(a).items() if k not in _COLS or v is not None}
+    t = res.eval_data(**kw)
+    label, asked = t.attrs["label"], t.attrs["asked"]
+    where = f"appended to {Path(a.run_dir)/'metrics.jsonl'} as {label}" if a.log else f"not logged (--no-log), as {label}"
+    print(f"{res.config['method']} model of {a.run_dir} on {a.data} ({where}{f'; {asked} was taken' if label != asked else ''})")
     print(t.to_string(float_format=lambda v: f"{v:.3f}"))
     return 0
 
@@ -142,10 +251,13 @@ def methods_table()->list:
     return [dict(method=k, hparams=dict(m.defaults), doc=m.doc) for k, m in METHODS.items()]
 
 def cmd_methods(a, extra)->int:
+    from rtd_nb.methods import hparam_specs
     rows = methods_table()
     if a.json: print(json.dumps(rows, indent=1, default=repr)); return 0
     for r in rows:
-        hp = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in r["hparams"].items()) or "(no hyper-parameters)"
+        specs = hparam_specs(r["method"])
+        hp = " ".join(f"{flag(k)} {' '.join(map(str, v)) if isinstance(v, (tuple, list)) else v}" if _spec(specs[k]["anno"], v) is not None
+                      else f"({k}={v!r}: Python only)" for k, v in r["hparams"].items()) or "(no hyper-parameters)"
         print(f"{r['method']:8} {r['doc']}\n{'':8} {hp}")
     return 0
 
@@ -160,7 +272,7 @@ def cmd_reproduce(a, extra)->int:
     if a.dry_run:
         for r in TABLES[a.table]["runs"]: print("fine_tune(" + ", ".join(f"{n}={v!r}" for n, v in r.items()) + f", out_dir={str(Path(a.out_dir)/a.table)!r})")
         return 0
-    for res in reproduce(a.table, a.out_dir, progress=not a.quiet): print(res, end="\n\n")
+    for res in reproduce(**_kw(a)): print(res, end="\n\n")
     return 0
 
 # %% ../nbs/10a_cli.ipynb #696846c3
@@ -168,21 +280,44 @@ def _one_line(e:BaseException)->str:
     msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
     return " ".join(str(msg).split()) or type(e).__name__
 
+def cli_words(msg:str, # an error message written for Python callers
+             )->str:
+    "The message with Python-call advice said as command-line options."
+    if "load_model(" in msg and "pretrained" in msg:       # the offline CLIP message of rtd_nb.models
+        msg = msg.split(" Download the checkpoint")[0] + (" Download the checkpoint on a machine with network access and pass "
+               "its path: --pretrained PATH (e.g. --pretrained /path/to/open_clip_pytorch_model.bin), or --pretrained random "
+               "for random weights.")
+    return msg
+
+def _warn_line(cmd):
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"rtd_nb {cmd}: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    return show
+
 def main(argv:list|None=None, # command-line words (default: sys.argv[1:])
         )->int:
     "Run the `rtd_nb` command line; returns the exit code."
-    p = build_parser()
-    a, extra = p.parse_known_args(argv)
-    if extra and a.cmd != "train": p.error(f"unrecognized arguments: {' '.join(extra)}")
-    if not a.debug:  # keep stderr for our messages: no hub/transformers progress bars, no third-party deprecation notices
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = next((w for w in argv if not w.startswith("-")), None)
+    debug = "--debug" in argv[:argv.index(cmd)] if cmd in argv else "--debug" in argv
+    if not debug:  # keep stderr for our messages: no hub/transformers progress bars, no third-party deprecation notices
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1"); os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     with warnings.catch_warnings():
-        if not a.debug:
+        if not debug:
             warnings.filterwarnings("ignore", category=FutureWarning); warnings.filterwarnings("ignore", category=DeprecationWarning)
-        try: return a.func(a, extra)
-        except (ValueError, KeyError, TypeError, OSError) as e:
-            if a.debug: raise
-            print(f"rtd_nb {a.cmd}: error: {_one_line(e)}", file=sys.stderr)
+            warnings.showwarning = _warn_line(cmd)
+        try:
+            p = build_parser(cmd if cmd in _HELP else None, prescan(argv, "--method", "rtd"))
+            a, extra = p.parse_known_args(argv)
+            if extra and a.cmd != "train": p.error(f"unrecognized arguments: {' '.join(extra)}")
+            if extra:
+                from rtd_nb.methods import get_method, hparam_specs
+                m = get_method(a.method)
+                _unknown(extra, m.name, [n for n, s in hparam_specs(m).items() if _spec(s["anno"], s["default"]) is not None])
+            return a.func(_post(p.subs[a.cmd], a), extra)
+        except (ValueError, KeyError, TypeError, OSError, ImportError) as e:
+            if debug: raise
+            print(f"rtd_nb {cmd}: error: {cli_words(_one_line(e))}", file=sys.stderr)
             return 1
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "cli.py": sys.exit(main())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/41_distributed.ipynb #070efb60
 from __future__ import annotations
-import argparse, ast, json, os, sys, time
+import json, os, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.distributed as dist
@@ -18,8 +18,9 @@ from fastai.torch_core import num_distrib, rank_distrib
 from fastai.distributed import DistributedDL, DistributedTrainer
 from .core import seed_everything, get_device, write_config, append_metrics
 from .models import zeroshot_classifier
-from .methods import get_method, method_learner
+from .methods import METHODS, get_method, method_learner
 from .evaluate import Preds, split_metrics
+from .cli import _Parser, _post, add_signature_args, hparam_args, hparams_of, prescan
 
 # %% auto #0
 __all__ = ['shard_indices', 'ShardedDL', 'DDPTrainer', 'ddp_ctx', 'all_mean', 'GlobalLoss', 'gather_preds', 'ddp_dls',
@@ -184,23 +185,18 @@ def train_ddp(method:str="rtd", # a registered method name
     return res
 
 # %% ../nbs/41_distributed.ipynb #44e11202
-def main(argv=None):
+def main(argv:list|None=None, # command-line words (default: sys.argv[1:])
+        )->dict:
     "Command line of `train_ddp`; launch with `torchrun --nproc_per_node W -m rtd_nb.distributed ...`."
-    ap = argparse.ArgumentParser(description="Data-parallel robust fine-tuning (launch with torchrun or accelerate launch).")
-    ap.add_argument("--method", default="rtd"); ap.add_argument("--model", default="tiny-clip")
-    ap.add_argument("--hp", nargs="*", default=[], help="hyper-parameters as key=value (Python literals)")
-    ap.add_argument("--n-train", type=int, default=32); ap.add_argument("--n-valid", type=int, default=16)
-    ap.add_argument("--size", type=int, default=32); ap.add_argument("--bs", type=int, default=8, help="global batch")
-    ap.add_argument("--epochs", type=int, default=1); ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default=None)
-    ap.add_argument("--json", default=None, help="write the result (losses, metrics) here (rank 0)")
-    a = ap.parse_args(argv)
-    hp = {}
-    for kv in a.hp:
-        k, _, v = kv.partition("=")
-        try: hp[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError): hp[k] = v
-    res = train_ddp(a.method, hp, a.model, a.n_train, a.n_valid, a.size, a.bs, a.epochs, a.lr, a.seed, a.out)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = _Parser(prog="python -m rtd_nb.distributed",
+                description="Data-parallel robust fine-tuning (launch with torchrun or accelerate launch).")
+    names = add_signature_args(p, train_ddp, skip=("hparams",), flags=dict(global_bs=["--bs"]))
+    p.add_argument("--json", default=None, metavar="FILE", help="write the result (losses, metrics) here (rank 0)")
+    method = prescan(argv, "--method", "rtd")
+    if method in METHODS: hparam_args(p, method, taken=tuple(names))
+    a = _post(p, p.parse_args(argv))
+    res = train_ddp(hparams=hparams_of(a), **{n: getattr(a, n) for n in names})
     if rank_distrib() == 0:
         if a.json: Path(a.json).write_text(json.dumps(res, default=float))
         print(json.dumps(dict(world=res["world"], losses=res["losses"], acc=res["metrics"]["acc"])))

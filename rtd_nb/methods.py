@@ -17,7 +17,7 @@ from .baselines import LinearProbe, WiSE, apply_lora, SelfDistill, CARFT, FLYP, 
 
 # %% auto #0
 __all__ = ['METHODS', 'signature_defaults', 'Method', 'register_method', 'get_method', 'method_hparams', 'methods_table',
-           'prepare_model', 'method_cbs', 'method_learner']
+           'prepare_model', 'method_cbs', 'method_learner', 'hparam_specs', 'check_hparams']
 
 # %% ../nbs/06a_methods.ipynb #36dd97b6
 def signature_defaults(f:Callable, # a class (its `__init__`) or a function
@@ -152,3 +152,83 @@ def method_learner(model:nn.Module, # the model to fine-tune: a `Classifier` (ch
     mcbs = method_cbs(m, net, teacher, stochastic, **hp)
     return Learner(dls, net, loss_func=CrossEntropyLossFlat(), opt_func=Adam, lr=lr, wd=wd,
                    metrics=[accuracy] if metrics is None else list(metrics), cbs=mcbs + list(cbs or []))
+
+# %% ../nbs/06a_methods.ipynb #694ba785
+import collections.abc, math, types, typing
+import numpy as np
+from fastcore.docments import docments
+
+# %% ../nbs/06a_methods.ipynb #ed0d764a
+def hparam_specs(method:str|Method, # a method or its name
+                )->dict:
+    "name → `dict(default=, anno=, doc=)` of every hyper-parameter of `method`, from its callback's and `prepare`'s signatures."
+    m, found = get_method(method), {}
+    for f in (m.cb, m.prepare):
+        if f is None: continue
+        g = f.__init__ if inspect.isclass(f) else f
+        try: hints = typing.get_type_hints(g)
+        except Exception: hints = {}                     # an annotation that does not evaluate: typed by the default
+        docs = docments(g)
+        for n in signature_defaults(f): found[n] = dict(anno=hints.get(n, inspect.Parameter.empty), doc=docs.get(n))
+    return {n: dict(default=d, **found.get(n, dict(anno=inspect.Parameter.empty, doc=None))) for n, d in m.defaults.items()}
+
+def _arms(anno, default)->tuple:
+    "The accepted types of an annotation (the arms of a union); the default's type when there is no annotation."
+    if anno is inspect.Parameter.empty: return () if default is None else (type(default),)
+    if typing.get_origin(anno) in (typing.Union, types.UnionType): return typing.get_args(anno)
+    return (anno,)
+
+_TNAMES = {float: "a number", int: "an integer", bool: "True or False", str: "a string", list: "a list", tuple: "a tuple",
+           dict: "a dict", type(None): "None"}
+def _tname(t)->str: return _TNAMES.get(typing.get_origin(t) or t) or getattr(t, "__name__", None) or str(t).replace("typing.", "")
+
+def _as_type(v, t):
+    "`v` as type `t` (normalised), or `_NO` when it is not one."
+    o = typing.get_origin(t) or t
+    if t is type(None): return None if v is None else _NO
+    if t is typing.Any: return v
+    if o is bool: return bool(v) if isinstance(v, (bool, np.bool_)) else _NO
+    if isinstance(v, (bool, np.bool_)): return _NO                      # True is an int to Python, not to a user
+    if o is int: return int(v) if isinstance(v, (int, np.integer)) else _NO
+    if o is float: return float(v) if isinstance(v, (int, float, np.integer, np.floating)) else _NO
+    if o is str: return v if isinstance(v, str) else _NO
+    if o in (list, tuple):
+        if isinstance(v, str): v = [s.strip() for s in v.split(",") if s.strip()]    # "a,b" as the command line gives it
+        return o(v) if isinstance(v, (list, tuple)) else _NO
+    if o is dict: return v if isinstance(v, dict) else _NO
+    if o in (typing.Callable, collections.abc.Callable): return v if callable(v) else _NO
+    if isinstance(o, type): return v if isinstance(v, o) else _NO
+    return v                                                            # an annotation we cannot check: accepted
+_NO = object()
+
+class _StandText(nn.Module):
+    tokenizer = None
+    def encode_text(self, x): return x
+    def forward(self, x): return x
+
+class _Stand(nn.Module):
+    "A stand-in model with a text tower: lets a callback check its arguments without building the real model."
+    def __init__(self): super().__init__(); self.encoder = _StandText()
+    def forward(self, x): return x
+
+def check_hparams(method:str|Method, # a method or its name
+                  **hparams, # the values to check (overrides of the defaults)
+                 )->dict:
+    "The method's full hyper-parameters, `hparams` checked and normalised; a bad name, type or value raises one clear line."
+    m, specs = get_method(method), hparam_specs(method)
+    bad = sorted(set(hparams) - set(specs))
+    if bad: raise TypeError(f"method {m.name!r} got unknown hyper-parameters {bad}; it accepts {sorted(specs)} (rtd_nb methods lists them)")
+    out = {}
+    for k, v in hparams.items():
+        s = specs[k]; arms = _arms(s["anno"], s["default"])
+        got = next((r for r in (_as_type(v, t) for t in arms) if r is not _NO), _NO) if arms else v
+        if got is _NO:
+            raise TypeError(f"method {m.name!r}: {k} must be {' or '.join(map(_tname, arms))}, got {v!r} (a {type(v).__name__})")
+        if isinstance(got, float) and not math.isfinite(got): raise ValueError(f"method {m.name!r}: {k} must be a finite number, got {v!r}")
+        out[k] = s["default"] if type(got) in (int, float) and type(s["default"]) in (int, float) and got == s["default"] else got
+    if m.cb is not None:
+        own = signature_defaults(m.cb)
+        kw = {k: v for k, v in out.items() if k in own}
+        try: m.cb(_Stand(), **m.fixed, **kw) if m.needs_teacher else m.cb(**m.fixed, **kw)
+        except (ValueError, TypeError) as e: raise ValueError(f"method {m.name!r}: {' '.join(str(e).split())}") from None
+    return {**m.defaults, **out}

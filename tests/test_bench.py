@@ -1,12 +1,14 @@
 """The compute-overhead benchmark runs at a tiny size and produces well-formed ratios — no timed asserts."""
-import json, math
+import json, math, subprocess, sys
 import numpy as np, pytest, torch
 from rtd_nb.bench import parse_spec, PeakMemory, run_bench, overhead_table, bench_model
 
 
 def test_parse_spec():
-    assert parse_spec("rtd:lam_ar=0.0,T=2") == ("rtd", {"lam_ar": 0.0, "T": 2})
-    with pytest.raises(ValueError, match="key=value"): parse_spec("rtd:lam_ar")
+    "A method spec is a method and its hyper-parameters in the command-line syntax, typed by the method's signatures."
+    assert parse_spec("rtd --lam-ar 0 --T 2") == ("rtd", {"lam_ar": 0.0, "T": 2.0})
+    with pytest.raises(ValueError, match="'rtd --lam-ar 0'"): parse_spec("rtd:lam_ar=0.0")
+    with pytest.raises(ValueError, match="--lam-kd"): parse_spec("rtd --lam 1")
 
 
 def test_peak_memory_sees_a_freed_allocation():
@@ -16,7 +18,7 @@ def test_peak_memory_sees_a_freed_allocation():
 
 
 def test_tiny_run_writes_wellformed_table(tmp_path):
-    methods = {"FT": "ft", "RTD KD-only": "rtd:lam_ar=0.0", "RTD kd_frac=0.25": "rtd:kd_frac=0.25,lam_ar=0.0", "Lipsum-FT": "lipsum",
+    methods = {"FT": "ft", "RTD KD-only": "rtd --lam-ar 0", "RTD kd_frac=0.25": "rtd --kd-frac 0.25 --lam-ar 0", "Lipsum-FT": "lipsum",
                "Nope": "no-such-method"}
     out = run_bench(("tiny-clip",), methods, tmp_path, warmup=0, reps=2, isolate=False)
     js = json.loads((tmp_path/"overhead.json").read_text())
@@ -43,10 +45,25 @@ def test_isolated_processes(tmp_path):
 
 def test_tag_and_setup_time(tmp_path):
     "`tag` names the files (e.g. the table before an optimisation); every row reports its setup time."
-    out = run_bench(("tiny-clip",), {"FT": "ft", "RTD": "rtd:lam_ar=0.0"}, tmp_path, warmup=0, reps={"tiny-clip": 1},
+    out = run_bench(("tiny-clip",), {"FT": "ft", "RTD": "rtd --lam-ar 0"}, tmp_path, warmup=0, reps={"tiny-clip": 1},
                     isolate=False, tag="before")
     assert (tmp_path/"overhead_before.json").exists() and (tmp_path/"overhead_before.md").exists()
     assert not (tmp_path/"overhead.json").exists() and out["meta"]["tag"] == "before"
     t = overhead_table(out["results"][0])
     assert (t.setup_s > 0).all() and out["results"][0]["reps"] == 1
     assert "(before)" in (tmp_path/"overhead_before.md").read_text()
+
+
+def test_command_line_from_the_signature(tmp_path):
+    "`python -m rtd_nb.bench`: run_bench's options (old spellings kept), method specs in the one syntax."
+    r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--help"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0
+    for o in ("--models", "--methods", "--out-dir", "--out", "--warmup", "--reps", "--model-reps", "--isolate", "--in-process",
+              "--seed", "--device", "--patches", "--tag", "--bs"): assert o in r.stdout, o
+    r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--models", "tiny-clip", "--methods", "FT=ft", "RTD=rtd --lam-ar 0",
+                        "--in-process", "--warmup", "0", "--reps", "1", "--out", tmp_path, "--tag", "cli"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    js = json.loads((tmp_path/"overhead_cli.json").read_text())
+    rows = {m["method"]: m for m in js["results"][0]["methods"]}
+    assert rows["RTD"]["spec"] == "rtd --lam-ar 0" and "error" not in rows["RTD"], rows

@@ -75,7 +75,7 @@ def test_help_everywhere():
     (["train", "--model", "minilm", "--data", "x.csv", "--lam", "1"], 1, "--lam-kd"),  # not a hyper-parameter of rtd
     (["train", "--model", "minilm", "--data", "x.csv", "--method", "nope"], 1, "registered methods"),
     (["train", "--model", "minilm", "--data", "missing.csv", "--method", "ft"], 1, "missing.csv does not exist"),
-    (["eval", "no-such-run", "--data", "x.csv"], 1, "holds no finished run"),
+    (["eval", "no-such-run", "--data", "x.csv"], 1, "holds no run (no config.json)"),
     (["reproduce", "table-9"], 1, "choose one of"),
 ])
 def test_bad_input_one_line(argv, code, needle):

@@ -18,7 +18,7 @@ def test_two_processes_match_one(tmp_path):
     out, js = tmp_path/"run", tmp_path/"ddp.json"
     a = ARGS
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "rtd_nb.distributed", "--method", a["method"], "--hp", *[f"{k}={v}" for k, v in a["hparams"].items()],
+           "-m", "rtd_nb.distributed", "--method", a["method"], *[w for k, v in a["hparams"].items() for w in (f"--{k.replace('_', '-')}", str(v))],
            "--n-train", str(a["n_train"]), "--n-valid", str(a["n_valid"]), "--bs", str(a["global_bs"]),
            "--epochs", str(a["epochs"]), "--lr", str(a["lr"]), "--seed", str(a["seed"]), "--out", str(out), "--json", str(js)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
