@@ -25,7 +25,20 @@ def run_cells(run_dir:str|Path, # a run folder with preds.npz
               model:str="final", # which evaluated model ("final", or the start: "zeroshot" / "lp" / "initial")
              )->dict:
     "`{(split, group): (correct, y)}` of one evaluated model of a run: the per-example correctness in every test cell."
-    return preds_cells(load_preds(run_dir), model, str(run_dir))
+    z = np.load(Path(run_dir)/"preds.npz")                  # read directly: `load_preds`'s frame is slow to build
+    keys = [k for k in z.files if k.startswith(f"{model}|") and k.endswith("|pred")]
+    if not keys:
+        have = sorted({k.split("|")[0] for k in z.files} - {""})
+        raise KeyError(f"{run_dir}: no predictions of model {model!r} (have {have})")
+    out = {}
+    for k in keys:
+        s = k.split("|")[1]
+        y, pred = z[f"|{s}|y"], z[k]
+        g = z[f"|{s}|group"] if f"|{s}|group" in z.files else np.full(len(y), s)
+        for gg in pd.unique(g):
+            i = g == gg
+            out[(s, gg)] = (pred[i] == y[i], y[i])
+    return out
 
 STATS = ("id", "ood", "worst")
 
