@@ -442,7 +442,7 @@ def to_markdown(t:pd.DataFrame, # a formatted table
                                                       disable_numparse=True)
     return (f"**{caption}**\n\n" if caption else "") + md + "\n" + "".join(f"\n{n}\n" for n in notes or [])
 
-# %% ../nbs/12_report.ipynb #31298e6b
+# %% ../nbs/12_report.ipynb #be640e3b
 def _acc(g:pd.DataFrame, model:str)->pd.Series:
     "Accuracy per split of one model's lines of one run."
     return g[(g.model == model) & ~g.split.isin(["summary", "epoch"])].set_index("split")["acc"]
@@ -513,7 +513,7 @@ def shifts_sentence(st:pd.DataFrame)->str:
             f"({gains}, {ties}). It loses most on {_setting(w)}: {fmt_ci(w.d_ood)} points on the OOD mean, and "
             f"{fmt_ci(w.d_worst) if w.d_worst else 'n/a'} on {w.worst_split}.")
 
-# %% ../nbs/12_report.ipynb #052a6bad
+# %% ../nbs/12_report.ipynb #a961ac35
 def _same(a, b)->bool:
     try: return bool(np.isclose(float(a), float(b)))
     except (TypeError, ValueError): return a == b
@@ -646,8 +646,9 @@ def ablation_stats(root:str|Path, # results root
         o = g[g.split == "summary"].groupby("seed")["ood/acc_mean"].mean()
         eq = dict(ablation=None if pd.isna(a) else a, hparams=h)
         gain = delta_ci(df, benchmark, m, "ood", experiment="ablation", eq=eq, ref_experiment=ref_exp, n_boot=n_boot)
-        rows.append(dict(method=m, cell=a if isinstance(a, str) else m, hparams=h, perturbations=g.perturbations.iloc[0],
-                         id=i.mean(), id_sd=i.std(), ood=o.mean(), ood_sd=o.std(), seeds=len(o), gain=gain))
+        rows.append(dict(method=m, cell=a if isinstance(a, str) else m, hparams=h,
+                         perturbations=g.perturbations.iloc[0], id=i.mean(), id_sd=i.std(), ood=o.mean(),
+                         ood_sd=o.std(), seeds=len(o), gain=gain))
     return pd.DataFrame(rows)
 
 def _cell_rank(c:str)->tuple:
@@ -806,7 +807,7 @@ def frontier_plot(root:str|Path, # results root
     _legend(fig, handles, ncol=min(6, len(handles)))
     return fig
 
-# %% ../nbs/12_report.ipynb #96aefb1b
+# %% ../nbs/12_report.ipynb #0bda86da
 _FAMILY_COLOURS = dict(noise="tab:red", blur="tab:blue", weather="tab:green", digital="tab:purple")
 
 def shift_plot(root:str|Path, # results root
@@ -856,7 +857,7 @@ def shift_plot(root:str|Path, # results root
     _legend(fig, handles, ncol=min(4, len(handles)))
     return fig
 
-# %% ../nbs/12_report.ipynb #02ee947f
+# %% ../nbs/12_report.ipynb #bbf9dc98
 _VARIANT_MARKERS = "*osD^v<>phHdXP"
 
 def rtd_frontier_plot(root:str|Path, # results root
@@ -1090,7 +1091,7 @@ def bench_table(root:str|Path)->pd.DataFrame:
             for r in res for m in r.get("methods", [])]
     return pd.DataFrame(rows).set_index(["Model", "Method"]).fillna("")
 
-# %% ../nbs/12_report.ipynb #2f7e7bf8
+# %% ../nbs/12_report.ipynb #4c6dc834
 LOSS_TERMS = ("ce", "kd", "ar", "lipsum", "sdft", "carft", "flyp", "gram", "sam_loss", "pull", "w_g", "w_r")
 
 def pred_change(a:tuple, # (run_dir, model)
@@ -1161,7 +1162,7 @@ def diagnostics_sentence(benchmark:str, ds:pd.DataFrame, threshold:float=0.01)->
     return (f"On {b}, every method changes at least {threshold:.0%} of FT's test predictions on ID or OOD; the fewest: "
             f"{method_name(m)} ({pct(ms.loc[m])}).")
 
-# %% ../nbs/12_report.ipynb #6e91f051
+# %% ../nbs/12_report.ipynb #a0784830
 SNAPSHOT_SUFFIXES = (".json", ".jsonl", ".npz", ".csv", ".md")
 
 def snapshot_results(src:str|Path, # a results root
