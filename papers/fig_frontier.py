@@ -1,6 +1,8 @@
-"""Figure: the ID–OOD frontier — every method's (ID accuracy, OOD mean accuracy), mean ± sd over seeds, and WiSE-FT's α curve.
+"""Figure: the ID–OOD frontier — every method's (ID accuracy, OOD mean accuracy) with 95% bootstrap intervals, and
+the WiSE-FT α path (start → method) of every swept method, one legend naming every plotted method.
 
-Reads R/main/<benchmark>/*/metrics.jsonl and R/sweep/<benchmark>/wise-sweep-*/metrics.jsonl (model alpha=<a>). Writes figures/frontier.png."""
+Reads R/main/<benchmark>/*/{metrics.jsonl,preds.npz} and R/sweeps/<benchmark>/wise-sweep-*/metrics.jsonl.
+Writes figures/frontier.png."""
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,6 +1,7 @@
-"""Figure: reliability diagrams of zero-shot, FT and RTD on ID test and the farthest OOD split, pooled over seeds.
+"""Figure: reliability diagrams of the start, FT and RTD on ID test and the farthest OOD split, pooled over seeds.
 
-Reads R/main/<benchmark>/{ft,rtd}-*/reliability.csv (zero-shot rows from FT's runs) and shift.csv. Writes figures/reliability.png."""
+Reads R/main/<benchmark>/{ft,rtd}-*/reliability.csv (the start's rows from FT's runs) and shift.csv.
+Writes figures/reliability.png."""
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))

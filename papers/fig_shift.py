@@ -1,6 +1,7 @@
-"""Figure: OOD accuracy against each split's shift distance from ID, one line per method.
+"""Figure: accuracy on each OOD test set (95% intervals) for the start, FT and RTD, the sets ordered by their measured
+shift distance (printed under each name); corruption types coloured by family, unseen types marked.
 
-Reads R/main/<benchmark>/shift.csv and R/main/<benchmark>/*/metrics.jsonl. Writes figures/shift.png."""
+Reads R/main/<benchmark>/shift.csv and R/main/<benchmark>/*/{metrics.jsonl,preds.npz}. Writes figures/shift.png."""
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,7 +1,8 @@
-"""Table: main results per benchmark — methods × ID / OOD per split / OOD mean / Δ_rob / worst group / ECE, mean ± sd over seeds.
+"""Table: main results per benchmark — methods × ID / OOD per split (or seen / unseen corruption types) / OOD mean /
+worst group / ECE as mean ± sd over seeds, and each method's paired difference to FT with its 95% interval.
 
-Reads R/main/<benchmark>/<method>-<hash>/{config.json,metrics.jsonl} (the `zeroshot` and `final` lines) and
-R/main/<benchmark>/shift.csv (to order the OOD splits). Writes tables/main.md."""
+Reads R/main/<benchmark>/<method>-<hash>/{config.json,metrics.jsonl,preds.npz} (the start's and the final model's
+lines and predictions) and R/main/<benchmark>/shift.csv (to order the OOD splits). Writes tables/main.md."""
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -13,10 +14,12 @@ def make(results, df):
     if not bs: raise rp.MissingResultsError(f"no main runs under {results}: run {rp.PRODUCERS['main']}")
     parts = []
     for b in bs:
-        model = df[(df.benchmark == b) & (df.experiment == "main")]["cfg.model"].dropna().unique() if "cfg.model" in df else []
-        cap = (f"{rp.bench_name(b)}" + (f" ({', '.join(map(str, model))})" if len(model) else "") +
-               ": accuracy, Δ_rob = ID − OOD mean, worst-group accuracy and ECE in %, mean ± sd over seeds; best mean in bold.")
-        parts.append(rp.to_markdown(rp.main_table(results, b, df), caption=cap))
+        d = df[(df.benchmark == b) & (df.experiment == "main")]
+        model = d["cfg.model"].dropna().unique() if "cfg.model" in d else []
+        start = rp.method_name(rp.start_label(df, b) or "zeroshot")
+        cap = (f"{rp.bench_name(b)}" + (f" ({', '.join(map(str, model))}; start: {start})" if len(model) else "") +
+               ": accuracy and ECE in %, mean ± sd over seeds; Δ vs FT in points [95% paired interval]")
+        parts.append(rp.to_markdown(rp.main_table(results, b, df), caption=cap, notes=rp.main_notes(results, b, df)))
     return "\n".join(parts)
 
 OUTPUTS = {"tables/main.md": make}

@@ -9,17 +9,36 @@ import numpy as np, pandas as pd
 from .evaluate import load_preds
 
 # %% auto #0
-__all__ = ['STATS', 'run_cells', 'paired_bootstrap']
+__all__ = ['STATS', 'preds_cells', 'run_cells', 'paired_bootstrap', 'bootstrap_ci']
 
 # %% ../nbs/12a_stats.ipynb #641fe3ad
+def preds_cells(preds:pd.DataFrame, # `load_preds` of a run
+                model:str="final", # which evaluated model
+                where:str="", # names the predictions in the error message
+               )->dict:
+    "`{(split, group): (correct, y)}` of one evaluated model in a `load_preds` frame."
+    d = preds[preds.model == model]
+    if d.empty: raise KeyError(f"{where}: no predictions of model {model!r} (have {sorted(preds.model.unique())})")
+    return {(s, g): (c.correct.to_numpy(), c.y.to_numpy()) for (s, g), c in d.groupby(["split", "group"], sort=False)}
+
 def run_cells(run_dir:str|Path, # a run folder with preds.npz
               model:str="final", # which evaluated model ("final", or the start: "zeroshot" / "lp" / "initial")
              )->dict:
     "`{(split, group): (correct, y)}` of one evaluated model of a run: the per-example correctness in every test cell."
-    df = load_preds(run_dir)
-    d = df[df.model == model]
-    if d.empty: raise KeyError(f"{run_dir}: no predictions of model {model!r} (have {sorted(df.model.unique())})")
-    return {(s, g): (c.correct.to_numpy(), c.y.to_numpy()) for (s, g), c in d.groupby(["split", "group"], sort=False)}
+    z = np.load(Path(run_dir)/"preds.npz")                  # read directly: `load_preds`'s frame is slow to build
+    keys = [k for k in z.files if k.startswith(f"{model}|") and k.endswith("|pred")]
+    if not keys:
+        have = sorted({k.split("|")[0] for k in z.files} - {""})
+        raise KeyError(f"{run_dir}: no predictions of model {model!r} (have {have})")
+    out = {}
+    for k in keys:
+        s = k.split("|")[1]
+        y, pred = z[f"|{s}|y"], z[k]
+        g = z[f"|{s}|group"] if f"|{s}|group" in z.files else np.full(len(y), s)
+        for gg in pd.unique(g):
+            i = g == gg
+            out[(s, gg)] = (pred[i] == y[i], y[i])
+    return out
 
 STATS = ("id", "ood", "worst")
 
@@ -65,3 +84,16 @@ def paired_bootstrap(a:list, # per seed: `run_cells` of the method
     d = reps.mean(0)
     lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
     return dict(delta=float(np.mean(point)), lo=float(lo), hi=float(hi), n_seeds=len(a), tie=bool(lo <= 0 <= hi))
+
+# %% ../nbs/12a_stats.ipynb #29c1a2ff
+def bootstrap_ci(a:list, # per seed: `run_cells` of the method
+                 stat:str="ood", # "id", "ood" or "worst"
+                 subset:list|None=None, # OOD splits the "ood" statistic averages (None: all)
+                 n_boot:int=2000, # bootstrap replicates
+                 level:float=0.95, # coverage of the interval
+                 seed:int=0, # the bootstrap's own seed
+                )->dict:
+    "Hierarchical bootstrap of s(a) itself: `dict(value, lo, hi, n_seeds)`."
+    zero = [{k: (np.zeros(len(c), bool), y) for k, (c, y) in cells.items()} for cells in a]
+    r = paired_bootstrap(a, zero, stat=stat, subset=subset, n_boot=n_boot, level=level, seed=seed)
+    return dict(value=r["delta"], lo=r["lo"], hi=r["hi"], n_seeds=r["n_seeds"])
