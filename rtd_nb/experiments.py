@@ -17,7 +17,7 @@ from .analysis import cka_per_layer, tsne_frame
 from .baselines import wise_merge
 
 # %% auto #0
-__all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'EXTRAS', 'MAIN_METHODS', 'SEEDED',
+__all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'MAIN_METHODS', 'EXTRAS', 'SEEDED',
            'SEEDS', 'TEXT_TOWER', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID',
            'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs',
            'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment',
@@ -50,7 +50,8 @@ def benchmark(name:str, # a key of `BENCHMARKS`
     if name not in BENCHMARKS: raise BadInputError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
     return dict(BENCHMARKS[name])
 
-# %% ../nbs/11_experiments.ipynb #2b73a629
+# %% ../nbs/11_experiments.ipynb #a70b2ed4
+MAIN_METHODS = ("ft", "lp", "lpft", "wise", "lora", "sdft", "lipsum", "carft", "flyp", "grace", "digrap", "rtd")   # the main tables' methods
 def parse_methods(method:str|list, # "rtd", "ft,rtd,lipsum", ["ft", "rtd"] or "all"
                  )->list:
     "The list of method names `method` stands for, each checked against the registry."
@@ -246,8 +247,7 @@ def runs_table(out_dir:str|Path, # a folder of run folders
     df = df[~df.split.isin(["summary"]) & (df.model != "train")]
     return df[["cfg.method", "model", "split", *[m for m in metrics if m in df]]].rename(columns={"cfg.method": "method"}).reset_index(drop=True)
 
-# %% ../nbs/11_experiments.ipynb #00abe939
-MAIN_METHODS = ("ft", "lp", "lpft", "wise", "lora", "sdft", "lipsum", "carft", "flyp", "grace", "digrap", "rtd")
+# %% ../nbs/11_experiments.ipynb #56f79446
 SEEDED = ("ft", "lpft", "wise", "lora", "lipsum", "flyp", "carft", "rtd")   # 3 seeds in the main tables; the rest 1 seed
 SEEDS = (0, 1, 2)
 TEXT_TOWER = ("lipsum", "carft", "flyp")                                    # need a text tower: not with an image probe

@@ -127,13 +127,16 @@ def test_no_hooks_after_exception_or_cancel(data):
 
 def test_no_hooks_after_exception_inside_the_forward(data):
     "Callbacks passed to `fit(cbs=...)` are cleaned up by fastai's removal even when the model's forward raises."
-    learn = learner(data)
+    learn = learner(data, methods=())                  # no callbacks of its own: fastai runs no `after_fit` on a crash
     model = learn.model
     bad = BadForward()
     with pytest.raises(RuntimeError, match="forward failed"):
         quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True) + method_cbs("lipsum", model, stochastic=True) + [bad])
     bad.h.remove()
     assert count_hooks(model) == 0 and len(learn.metrics) == 0
+    quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True))   # and the next fit logs each term once
+    assert count_hooks(model) == 0 and len(learn.metrics) == 0
+    assert [learn.recorder.metric_names.count(n) for n in ("ce", "kd", "ar")] == [1, 1, 1]
 
 
 def test_spy_event_order_and_loss_seen(data):
