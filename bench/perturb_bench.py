@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Throughput of the composed vision perturbation vs one student forward+backward (issue 4's closing number).
+"""Throughput of the composed vision perturbation vs one student forward+backward.
 
     python bench/perturb_bench.py [--bs 32] [--size 224] [--reps 3]
 

@@ -1,4 +1,4 @@
-"""Compute-overhead benchmark of the robust fine-tuning methods (issue 11): `python bench/run.py --help`.
+"""Compute-overhead benchmark of the robust fine-tuning methods: `python bench/run.py --help`.
 
 Writes results/bench/overhead.json and overhead.md (read by the paper's compute-overhead table); `--tag before`
 writes overhead_before.{json,md} instead (e.g. a run of an older version, for a before/after comparison);

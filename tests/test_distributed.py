@@ -1,4 +1,4 @@
-"""Two CPU processes over gloo (torchrun) train exactly like one process with the same global batch (issue 11)."""
+"""Two CPU processes over gloo (torchrun) train exactly like one process with the same global batch."""
 import json, os, subprocess, sys
 import numpy as np, pytest
 from rtd_nb.distributed import shard_indices, train_ddp
