@@ -15,6 +15,7 @@ from fastai.optimizer import Adam
 from .core import seed_everything, get_device, median_time
 from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher, StepTimer
+from .evaluate import count_params
 from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
 from .cli import _Parser, _post, add_signature_args, parse_hparams
@@ -190,7 +191,7 @@ def measure_method(inp:dict, # from `bench_inputs`
         times = train_steps(learn, reps)
     out = dict(spec=spec, step_s=float(np.median(times)), times=[float(t) for t in times], setup_s=setup,
                peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how,
-               trainable_params=sum(p.numel() for p in learn.model.parameters() if p.requires_grad))
+               trainable_params=count_params(learn.model)["trainable_params"])
     if parse_spec(spec)[0] == "ft":
         out.update(teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
     del learn, base; gc.collect()
@@ -225,7 +226,7 @@ def _interleaved(inp, specs, warmup, reps)->dict:
                 learns[s] = step_learner(copy.deepcopy(inp["model"]), inp["x"], inp["y"], s, inp["perturb"])
                 train_steps(learns[s], warmup)
             res[s] = dict(spec=s, setup_s=time.perf_counter() - t0, peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how + ", in-process",
-                          trainable_params=sum(p.numel() for p in learns[s].model.parameters() if p.requires_grad))
+                          trainable_params=count_params(learns[s].model)["trainable_params"])
         except Exception as e: res[s] = dict(spec=s, error=f"{type(e).__name__}: {e}")
     for _ in range(reps):
         for s, l in learns.items(): train_steps(l, 1)
