@@ -16,14 +16,15 @@ from .core import seed_everything, get_device, median_time
 from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher, StepTimer
 from .evaluate import count_params
+from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES
 from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
 from .cli import _Parser, _post, add_signature_args, parse_hparams
 
 # %% auto #0
-__all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'IMAGE_PERTURB', 'TEXT_PERTURB', 'parse_spec', 'bench_inputs', 'step_learner',
-           'train_steps', 'rss_bytes', 'PeakMemory', 'param_bytes', 'teacher_floor', 'pipeline_time', 'measure_method',
-           'bench_model', 'overhead_table', 'run_bench', 'main']
+__all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'parse_spec', 'bench_inputs', 'step_learner', 'train_steps', 'rss_bytes',
+           'PeakMemory', 'param_bytes', 'teacher_floor', 'pipeline_time', 'measure_method', 'bench_model',
+           'overhead_table', 'run_bench', 'main']
 
 # %% ../nbs/40_bench.ipynb #95e8736d
 BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd --kd-frac 0.5", "RTD kd_frac=0.25": "rtd --kd-frac 0.25",
@@ -49,8 +50,6 @@ BENCH_MODELS = {
     "vit-b-32": dict(model="ViT-B-32", data="fmnist", bs=4, size=224),
     "tiny-clip": dict(model="tiny-clip", data="fmnist", bs=8, size=32),
 }
-IMAGE_PERTURB = ["blur", "jitter", "jpeg", "noise", "motion"]          # the paper's (rtd_nb.experiments)
-TEXT_PERTURB = ["synonym", "swap", "typo", "dropout", "oov"]
 
 def bench_inputs(key:str, # a key of `BENCH_MODELS`
                  bs:int|None=None, # batch size (default: the model's)
@@ -66,12 +65,12 @@ def bench_inputs(key:str, # a key of `BENCH_MODELS`
     if cfg["data"] == "vader":
         from rtd_nb.data import vader_data
         data = vader_data(enc.tokenizer, bs=bs, max_items=max(4*bs, 64), seed=seed, max_len=cfg["max_len"], device=dev, verbose=False)
-        perturb = Perturb(TEXT_PERTURB, severity=(1, 3), seed=seed, tokenizer=enc.tokenizer)   # the paper's text perturbations
+        perturb = Perturb(TEXT_PERTURBATION_NAMES, severity=(1, 3), seed=seed, tokenizer=enc.tokenizer)   # the paper's
     else:
         from rtd_nb.data import fmnist_c_data
         data = fmnist_c_data(size=cfg["size"], bs=bs, max_items=4*bs, seed=seed, corruptions=["gaussian_noise"],
                              severities=(1,), device=dev, verbose=False)
-        perturb = Perturb(IMAGE_PERTURB, severity=(1, 3), seed=seed)
+        perturb = Perturb(VISION_PERTURBATIONS, severity=(1, 3), seed=seed)                           # the paper's
     if cfg.get("init") == "lp":                                  # a linear-probe start: the backbone's features (no text tower)
         from rtd_nb.models import backbone_encoder, Classifier, ClassificationHead
         bb = backbone_encoder(enc)
