@@ -130,13 +130,13 @@ def test_shifts_table_and_sentence(built, df):
 def test_bench_match_and_frontier(built, df):
     R, out, _ = built
     ov = json.loads((R/"bench"/"overhead.json").read_text())
-    assert rp.bench_match(ov, "minilm", {"kd_frac": .5}, {"kd_frac": .5})["spec"] == "rtd:kd_frac=0.5"
+    assert rp.bench_match(ov, "minilm", {"kd_frac": .5}, {"kd_frac": .5})["spec"] == "rtd --kd-frac 0.5"
     assert rp.bench_match(ov, "minilm", {}, {})["spec"] == "rtd"
     assert rp.bench_match(ov, "effnet-minilm", {}, {}) is None
     fv = rp.frontier_stats(R, "vader", df).set_index("variant")
     assert set(fv.index) == set(RTD_VARIANTS) and set(fv.step_source) == {"benchmark"}
     spec = {m["spec"]: m for m in ov["results"][0]["methods"]}
-    assert fv.loc["kd_every=4", "step_rel"] == spec["rtd:kd_every=4"]["step_rel"]
+    assert fv.loc["kd_every=4", "step_rel"] == spec["rtd --kd-every 4"]["step_rel"]
     assert fv.loc["rtd", "share"] == 1.
     ff = rp.frontier_stats(R, "fmnist-c", df).set_index("variant")
     assert set(ff.step_source) == {"runs"}                                                # no benchmark of its model
