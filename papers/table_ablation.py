@@ -11,7 +11,7 @@ import _common
 from rtd_nb import report as rp
 
 def make(results, df):
-    bs = [b for b in rp.BENCHMARKS if b in set(df[df.experiment == "ablation"].benchmark)]
+    bs = [b for b in rp.BENCH_LABELS if b in set(df[df.experiment == "ablation"].benchmark)]
     if not bs:
         how = rp.PRODUCERS["ablation"].replace("<R>", str(results))
         raise rp.MissingResultsError(f"no ablation runs under {results}: run {how}")

@@ -11,7 +11,7 @@ import _common
 from rtd_nb import report as rp
 
 def make(results, df):
-    bs = [b for b in rp.BENCHMARKS if b in set(df[df.experiment == "main"].benchmark)]
+    bs = [b for b in rp.BENCH_LABELS if b in set(df[df.experiment == "main"].benchmark)]
     if not bs: raise rp.MissingResultsError(f"no main runs under {results}: run {rp.PRODUCERS['main']}")
     parts = []
     for b in bs:

@@ -10,7 +10,7 @@ import _common
 from rtd_nb import report as rp
 
 def make(results, df):
-    bs = [b for b in rp.BENCHMARKS if b in set(df[df.experiment == "wise-sweep"].benchmark)]
+    bs = [b for b in rp.BENCH_LABELS if b in set(df[df.experiment == "wise-sweep"].benchmark)]
     if not bs: raise rp.MissingResultsError(f"no WiSE-FT α sweeps under {results}: run {rp.PRODUCERS['sweep']}")
     cap = lambda b: (f"{rp.bench_name(b)}: ID / OOD mean accuracy (%) along each method's WiSE-FT path (mean over "
                      "the sweep's seeds; no intervals: sweeps keep no predictions)")

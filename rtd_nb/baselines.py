@@ -16,11 +16,11 @@ from .callbacks import frozen_teacher, FrozenTeacher, LossTermsCallback, EvalMod
 from .losses import gram_volume
 
 # %% auto #0
-__all__ = ['TEXT_CONTEXTS', 'wise_merge', 'wise_sweep', 'WiSE', 'param_counts', 'SplitQKVAttention', 'split_attention',
-           'fuse_attention', 'lora_target_modules', 'apply_lora', 'lora_merge', 'cache_features', 'fit_linear_probe',
-           'LinearProbe', 'sdft_targets', 'soft_cross_entropy', 'sdft_loss', 'SelfDistill', 'HeadInput',
-           'context_embeddings', 'context_kl', 'CARFT', 'clip_contrastive_loss', 'FLYP', 'curvature_radii', 'fgsm_view',
-           'noise_view', 'token_drop_view', 'identity_view', 'GRACE', 'digrap_grad', 'DiGraP']
+__all__ = ['TEXT_CONTEXTS', 'wise_merge', 'wise_sweep', 'WiSE', 'SplitQKVAttention', 'split_attention', 'fuse_attention',
+           'lora_target_modules', 'apply_lora', 'lora_merge', 'cache_features', 'fit_linear_probe', 'LinearProbe',
+           'sdft_targets', 'soft_cross_entropy', 'sdft_loss', 'SelfDistill', 'HeadInput', 'context_embeddings',
+           'context_kl', 'CARFT', 'clip_contrastive_loss', 'FLYP', 'curvature_radii', 'fgsm_view', 'noise_view',
+           'token_drop_view', 'identity_view', 'GRACE', 'digrap_grad', 'DiGraP']
 
 # %% ../nbs/06_baselines.ipynb #2109a99b
 def wise_merge(theta_0:dict, # state dict of the zero-shot (or pretrained) model
@@ -71,14 +71,6 @@ class WiSE(Callback):
     def after_fit(self):
         self.theta_1 = {k: v.detach().clone() for k,v in self.learn.model.state_dict().items()}
         self.learn.model.load_state_dict(wise_merge(self.theta_0, self.theta_1, self.alpha))
-
-# %% ../nbs/06_baselines.ipynb #2ccc2b1b
-def param_counts(model:nn.Module, # any module
-                )->dict:
-    "Trainable and total number of parameters, and the trainable fraction."
-    tot = sum(p.numel() for p in model.parameters())
-    tr = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return dict(trainable=tr, total=tot, frac=tr / max(tot, 1))
 
 # %% ../nbs/06_baselines.ipynb #110017ca
 class SplitQKVAttention(nn.Module):

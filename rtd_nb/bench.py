@@ -9,21 +9,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastai.learner import Learner
-from fastai.callback.core import Callback, CancelValidException
 from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.optimizer import Adam
-from .core import seed_everything, get_device
+from .core import seed_everything, get_device, median_time
 from .models import load_model, zeroshot_classifier
-from .callbacks import InputNoise, frozen_teacher
+from .callbacks import InputNoise, frozen_teacher, StepTimer
+from .evaluate import count_params
+from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES
 from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
 from .cli import _Parser, _post, add_signature_args, parse_hparams
 
 # %% auto #0
-__all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'IMAGE_PERTURB', 'TEXT_PERTURB', 'parse_spec', 'bench_inputs', 'StepTimer',
-           'step_learner', 'train_steps', 'rss_bytes', 'PeakMemory', 'param_bytes', 'teacher_floor', 'pipeline_time',
-           'measure_method', 'bench_model', 'overhead_table', 'run_bench', 'main']
+__all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'parse_spec', 'bench_inputs', 'step_learner', 'train_steps', 'rss_bytes',
+           'PeakMemory', 'param_bytes', 'teacher_floor', 'pipeline_time', 'measure_method', 'bench_model',
+           'overhead_table', 'run_bench', 'main']
 
 # %% ../nbs/40_bench.ipynb #95e8736d
 BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd --kd-frac 0.5", "RTD kd_frac=0.25": "rtd --kd-frac 0.25",
@@ -49,8 +50,6 @@ BENCH_MODELS = {
     "vit-b-32": dict(model="ViT-B-32", data="fmnist", bs=4, size=224),
     "tiny-clip": dict(model="tiny-clip", data="fmnist", bs=8, size=32),
 }
-IMAGE_PERTURB = ["blur", "jitter", "jpeg", "noise", "motion"]          # the paper's (rtd_nb.experiments)
-TEXT_PERTURB = ["synonym", "swap", "typo", "dropout", "oov"]
 
 def bench_inputs(key:str, # a key of `BENCH_MODELS`
                  bs:int|None=None, # batch size (default: the model's)
@@ -66,12 +65,12 @@ def bench_inputs(key:str, # a key of `BENCH_MODELS`
     if cfg["data"] == "vader":
         from rtd_nb.data import vader_data
         data = vader_data(enc.tokenizer, bs=bs, max_items=max(4*bs, 64), seed=seed, max_len=cfg["max_len"], device=dev, verbose=False)
-        perturb = Perturb(TEXT_PERTURB, severity=(1, 3), seed=seed, tokenizer=enc.tokenizer)   # the paper's text perturbations
+        perturb = Perturb(TEXT_PERTURBATION_NAMES, severity=(1, 3), seed=seed, tokenizer=enc.tokenizer)   # the paper's
     else:
         from rtd_nb.data import fmnist_c_data
         data = fmnist_c_data(size=cfg["size"], bs=bs, max_items=4*bs, seed=seed, corruptions=["gaussian_noise"],
                              severities=(1,), device=dev, verbose=False)
-        perturb = Perturb(IMAGE_PERTURB, severity=(1, 3), seed=seed)
+        perturb = Perturb(VISION_PERTURBATIONS, severity=(1, 3), seed=seed)                           # the paper's
     if cfg.get("init") == "lp":                                  # a linear-probe start: the backbone's features (no text tower)
         from rtd_nb.models import backbone_encoder, Classifier, ClassificationHead
         bb = backbone_encoder(enc)
@@ -81,17 +80,6 @@ def bench_inputs(key:str, # a key of `BENCH_MODELS`
     return dict(key=key, model=clf, x=x, y=y, loader=data.dls.train, perturb=perturb, bs=bs, kind=data.kind, device=str(dev))
 
 # %% ../nbs/40_bench.ipynb #bb09f579
-def _sync(dev):
-    if torch.device(dev).type == "cuda": torch.cuda.synchronize()
-
-class StepTimer(Callback):
-    "Record the wall time of every training step (`before_batch` → `after_batch`) in `times`; skip validation."
-    order = -100
-    def __init__(self): self.times = []
-    def before_batch(self): _sync(self.dls.device or "cpu"); self.t0 = time.perf_counter()
-    def after_batch(self): _sync(self.dls.device or "cpu"); self.times.append(time.perf_counter() - self.t0)
-    def before_validate(self): raise CancelValidException()
-
 def step_learner(model:nn.Module, # the student (a fresh copy per method)
                  x:torch.Tensor, y:torch.Tensor, # the one batch every step trains on
                  spec:str="ft", # a method spec (see `parse_spec`)
@@ -105,7 +93,7 @@ def step_learner(model:nn.Module, # the student (a fresh copy per method)
     if perturb is not None and "perturb" in m.defaults and "perturb" not in hp: hp["perturb"] = perturb
     ds = list(zip(x.cpu(), y.cpu()))
     dls = DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device=x.device)
-    learn = method_learner(model, dls, m, lr=lr, wd=0., metrics=[], cbs=[StepTimer()], **hp)
+    learn = method_learner(model, dls, m, lr=lr, wd=0., metrics=[], cbs=[StepTimer(valid=False)], **hp)
     if bf16 if bf16 is not None else x.device.type == "cuda":
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
         learn.to_bf16()
@@ -163,12 +151,6 @@ def param_bytes(model:nn.Module)->int:
     ts = {t.data_ptr(): t for t in [*model.parameters(), *model.buffers()]}
     return sum(t.numel() * t.element_size() for t in ts.values())
 
-def _median_time(f, reps:int, dev)->float:
-    f(); ts = []
-    for _ in range(reps):
-        _sync(dev); t = time.perf_counter(); f(); _sync(dev); ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
-
 def teacher_floor(inp:dict, # from `bench_inputs`
                   reps:int=5, # timed repetitions
                  )->dict:
@@ -178,20 +160,19 @@ def teacher_floor(inp:dict, # from `bench_inputs`
     xp = p(x, inp["y"], model=inp["model"])
     def fwd():
         with torch.inference_mode(): t(xp)
-    return dict(teacher_fwd_s=_median_time(fwd, reps, dev), perturb_s=_median_time(lambda: p(x, inp["y"], model=inp["model"]), reps, dev))
+    return dict(teacher_fwd_s=median_time(fwd, reps, device=dev)[0],
+                perturb_s=median_time(lambda: p(x, inp["y"], model=inp["model"]), reps, device=dev)[0])
 
 def pipeline_time(inp:dict, # from `bench_inputs`
                   n:int=4, # batches drawn
                  )->float:
     "Seconds per batch to draw batches from the real training loader (dataset access, collation, transfer)."
-    dl, ts, it = inp["loader"], [], None
-    it = iter(dl)
-    for _ in range(n):
-        _sync(inp["device"]); t0 = time.perf_counter()
-        try: next(it)
-        except StopIteration: it = iter(dl); next(it)
-        _sync(inp["device"]); ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+    dl = inp["loader"]
+    it = [iter(dl)]
+    def draw():
+        try: next(it[0])
+        except StopIteration: it[0] = iter(dl); next(it[0])
+    return median_time(draw, n, warmup=0, device=inp["device"])[0]
 
 def measure_method(inp:dict, # from `bench_inputs`
                    spec:str="ft", # a method spec
@@ -209,7 +190,7 @@ def measure_method(inp:dict, # from `bench_inputs`
         times = train_steps(learn, reps)
     out = dict(spec=spec, step_s=float(np.median(times)), times=[float(t) for t in times], setup_s=setup,
                peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how,
-               trainable_params=sum(p.numel() for p in learn.model.parameters() if p.requires_grad))
+               trainable_params=count_params(learn.model)["trainable_params"])
     if parse_spec(spec)[0] == "ft":
         out.update(teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
     del learn, base; gc.collect()
@@ -244,7 +225,7 @@ def _interleaved(inp, specs, warmup, reps)->dict:
                 learns[s] = step_learner(copy.deepcopy(inp["model"]), inp["x"], inp["y"], s, inp["perturb"])
                 train_steps(learns[s], warmup)
             res[s] = dict(spec=s, setup_s=time.perf_counter() - t0, peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how + ", in-process",
-                          trainable_params=sum(p.numel() for p in learns[s].model.parameters() if p.requires_grad))
+                          trainable_params=count_params(learns[s].model)["trainable_params"])
         except Exception as e: res[s] = dict(spec=s, error=f"{type(e).__name__}: {e}")
     for _ in range(reps):
         for s, l in learns.items(): train_steps(l, 1)

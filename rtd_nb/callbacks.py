@@ -12,8 +12,8 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as 
 from torch import Tensor
 from fastcore.basics import patch
 from fastai.learner import Learner, ValueMetric
-from fastai.callback.core import Callback, CancelFitException
-from .core import check_nonneg, check_positive
+from fastai.callback.core import Callback, CancelFitException, CancelValidException
+from .core import check_nonneg, check_positive, synchronize
 from .losses import kd_loss, ar_loss_per_layer, lipsum_loss, random_texts
 from .hooks import Activations, count_hooks, hookable_layers, token_mask
 
@@ -573,16 +573,15 @@ def after_cancel_batch(self:LipsumCallback): self._remove()
 def __del__(self:LipsumCallback): self._remove()
 
 # %% ../nbs/05_callbacks.ipynb #32cc5ccc
-def _sync(learn):
-    dev = _device_of(learn.model)
-    if dev.type == "cuda": torch.cuda.synchronize(dev)
-
 class StepTimer(Callback):
-    "Wall-clock seconds of every training step (`before_batch` → `after_batch`); cancels the fit after `n_steps`."
+    "Wall-clock seconds of every training step (`before_batch` → `after_batch`) in `times`; optionally stops the fit after `n_steps`."
     order, run_valid = -100, False
-    def __init__(self, n_steps:int|None=None, # cancel the fit after this many steps (None: never)
-                ): self.n_steps, self.times = n_steps, []
-    def before_batch(self): _sync(self.learn); self._t0 = time.perf_counter()
+    def __init__(self, n_steps:int|None=None, # cancel the fit after this many steps in all (None: never)
+                 valid:bool=True, # False: skip every validation (a timing-only fit)
+                ): self.n_steps, self.valid, self.times = n_steps, valid, []
+    def before_batch(self): synchronize(_device_of(self.learn.model)); self._t0 = time.perf_counter()
     def after_batch(self):
-        _sync(self.learn); self.times.append(time.perf_counter() - self._t0)
+        synchronize(_device_of(self.learn.model)); self.times.append(time.perf_counter() - self._t0)
         if self.n_steps is not None and len(self.times) >= self.n_steps: raise CancelFitException()
+    def before_validate(self):
+        if not self.valid: raise CancelValidException()

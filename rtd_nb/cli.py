@@ -9,7 +9,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['flag', 'add_signature_args', 'hparam_args', 'hparams_of', 'parse_hparams', 'prescan', 'build_parser', 'cmd_train',
-           'cmd_eval', 'methods_table', 'cmd_methods', 'cmd_reproduce', 'cli_words', 'main']
+           'cmd_eval', 'cmd_methods', 'cmd_reproduce', 'cli_words', 'main']
 
 # %% ../nbs/10a_cli.ipynb #3498001f
 class _Parser(argparse.ArgumentParser):
@@ -245,14 +245,14 @@ def cmd_eval(a, extra)->int:
     print(t.to_string(float_format=lambda v: f"{v:.3f}"))
     return 0
 
-def methods_table()->list:
-    "One dict per registered method: name, hyper-parameters with defaults, description."
+def _method_rows()->list:
+    "One dict per registered method: name, hyper-parameters with defaults, description (`rtd_nb.methods.methods_table` as JSON-able rows)."
     from rtd_nb.methods import METHODS
     return [dict(method=k, hparams=dict(m.defaults), doc=m.doc) for k, m in METHODS.items()]
 
 def cmd_methods(a, extra)->int:
     from rtd_nb.methods import hparam_specs
-    rows = methods_table()
+    rows = _method_rows()
     if a.json: print(json.dumps(rows, indent=1, default=repr)); return 0
     for r in rows:
         specs = hparam_specs(r["method"])

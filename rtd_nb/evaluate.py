@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_evaluate.ipynb #3d381269
 from __future__ import annotations
-import copy, json, time, warnings
+import copy, json, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +15,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score, multiclass_calibration_error
 import matplotlib.pyplot as plt, seaborn as sns
 from fastai.learner import Learner
-from fastai.callback.core import Callback, CancelFitException, CancelValidException
+from fastai.callback.core import Callback
 from .core import append_metrics, read_results, check_positive
+from .callbacks import StepTimer
 
 # %% auto #0
 __all__ = ['PREDS', 'model_of', 'model_device', 'eval_mode', 'Preds', 'predict', 'embed', 'split_metrics', 'group_accuracy',
@@ -431,24 +432,19 @@ def flops_per_example(model:nn.Module, # a model giving logits
     with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as fc: model(x.to(model_device(model)))
     return fc.get_total_flops() / len(x)
 
-class _CostMeter(Callback):
-    "Count the FLOPs of the first training step, time the next `n_steps`, then cancel the fit."
-    order = -100                                   # before every other callback, so their work is inside the step
-    def __init__(self, n_steps): self.n_steps = n_steps
-    def before_fit(self): self.times, self.flops, self.bs, self.x0, self.i, self.fc = [], None, None, None, 0, None
+class _FirstStepFlops(Callback):
+    "Count the FLOPs of the first training step (its batch and size kept in `x0`, `bs`)."
+    order = -100                                   # before every other callback, so their work is counted
+    def before_fit(self): self.flops, self.bs, self.x0, self.fc, self.done = None, None, None, None, False
     def before_batch(self):
-        if self.i == 0:
-            self.x0, self.bs = self.learn.xb[0], len(self.learn.xb[0])
-            self.fc = FlopCounterMode(display=False); self.fc.__enter__()
-        self.t0 = time.perf_counter()
+        if self.done: return
+        self.x0, self.bs = self.learn.xb[0], len(self.learn.xb[0])
+        self.fc = FlopCounterMode(display=False); self.fc.__enter__()
     def after_batch(self):
-        if self.i == 0: self.fc.__exit__(None, None, None); self.flops = self.fc.get_total_flops(); self.fc = None
-        else: self.times.append(time.perf_counter() - self.t0)
-        self.i += 1
-        if self.i > self.n_steps: raise CancelFitException()
+        if self.fc is not None: self.fc.__exit__(None, None, None); self.flops = self.fc.get_total_flops(); self.fc = None
+        self.done = True
     def after_cancel_fit(self):
         if self.fc is not None: self.fc.__exit__(None, None, None); self.fc = None
-    def before_validate(self): raise CancelValidException()
 
 def measure_cost(learn:Learner, # a learner set up as for training (data, loss, callbacks)
                  n_steps:int=3, # timed steps after one counted warm-up step
@@ -459,19 +455,19 @@ def measure_cost(learn:Learner, # a learner set up as for training (data, loss, 
     opt_sd = copy.deepcopy(opt.state_dict()) if opt is not None else None
     modes = [(m, m.training) for m in model.modules()]
     rec = getattr(learn, "recorder", None); saved = copy.copy(rec.__dict__) if rec is not None else None
-    cb = _CostMeter(n_steps)
+    timer, fl = StepTimer(n_steps=n_steps + 1, valid=False), _FirstStepFlops()   # the first step is counted, the rest timed
     try:
-        bars = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback"]
-        with learn.no_logging(), learn.removed_cbs(bars): learn.fit(n_steps + 1, cbs=cb)
+        off = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback" or isinstance(c, StepTimer)]   # a run's own timer skips these steps
+        with learn.no_logging(), learn.removed_cbs(off): learn.fit(n_steps + 1, cbs=[timer, fl])
     finally:
         model.load_state_dict(sd)
         if opt is None: learn.opt = None
         else: learn.opt = opt; opt.load_state_dict(opt_sd)
         for m, t in modes: m.training = t
         if rec is not None: rec.__dict__.update(saved)
-    if cb.flops is None or not cb.times: raise ValueError(f"the training loader yielded fewer than {n_steps + 1} batches; use a smaller n_steps")
-    return dict(**count_params(model), train_flops_per_example=cb.flops/cb.bs,
-                infer_flops_per_example=flops_per_example(model, cb.x0), step_time_s=float(np.median(cb.times)))
+    if fl.flops is None or len(timer.times) < 2: raise ValueError(f"the training loader yielded fewer than {n_steps + 1} batches; use a smaller n_steps")
+    return dict(**count_params(model), train_flops_per_example=fl.flops/fl.bs,
+                infer_flops_per_example=flops_per_example(model, fl.x0), step_time_s=float(np.median(timer.times[1:])))
 
 def cost_table(learners:dict, # {method name: Learner}, measured one after the other in this process
                ref:str="ft", # the plain fine-tuning learner the ratios are relative to

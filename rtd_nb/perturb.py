@@ -8,7 +8,7 @@ import math, warnings
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 import torchvision.transforms.v2.functional as TF
-from .core import check_nonneg, check_positive, as_generator, attack_mode
+from .core import check_nonneg, check_positive, as_generator, attack_mode, median_time
 from .text_perturb import TEXT_PERTURBATIONS, TEXT_KW, perturb_text_batch
 
 # %% auto #0
@@ -412,17 +412,10 @@ def throughput(model:nn.Module, # the student (images in [0,1] → logits)
                device="cpu", # where to run
               )->dict:
     "Images/s of `Perturb(names, severity)` on a (bs,3,size,size) batch, and seconds of one forward+backward of `model`."
-    import time
     names = list(PERTURBATIONS) if names is None else names
     x = torch.rand(bs, 3, size, size, device=device)
     p, model = Perturb(names, severity=severity), model.to(device)
-    def med(f):
-        "Median wall-clock and process-CPU seconds of `f()` over `reps` runs after one warm-up."
-        f(); ts = []
-        for _ in range(reps):
-            t, c = time.perf_counter(), time.process_time(); f()
-            ts.append((time.perf_counter() - t, time.process_time() - c))
-        return np.median(np.array(ts), 0).tolist()
+    def med(f): return median_time(f, reps, device=device)     # the package's one clock (rtd_nb.core)
     def step():
         model.zero_grad(set_to_none=True)
         model(x).logsumexp(-1).mean().backward()

@@ -15,7 +15,7 @@ from .evaluate import load_preds
 from .stats import paired_bootstrap, bootstrap_ci, run_cells
 
 # %% auto #0
-__all__ = ['METHODS', 'STARTS', 'START_NAMES', 'BENCHMARKS', 'ID_SPLIT', 'NEEDS_TEXT_TOWER', 'N_BOOT', 'PRODUCERS',
+__all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'NEEDS_TEXT_TOWER', 'N_BOOT', 'PRODUCERS',
            'LOWER_BETTER', 'UNRANKED', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES', 'PAPER_BENCHMARKS',
            'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect',
            'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci',
@@ -28,12 +28,12 @@ __all__ = ['METHODS', 'STARTS', 'START_NAMES', 'BENCHMARKS', 'ID_SPLIT', 'NEEDS_
            'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence', 'rtd_sentence', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
-METHODS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT", wise="WiSE-FT",
-               lora="LoRA", lipsum="Lipsum-FT", carft="CAR-FT", flyp="FLYP", sdft="SDFT", grace="GRACE",
-               digrap="DiGraP", rtd="RTD")
+METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT", wise="WiSE-FT",
+                     lora="LoRA", lipsum="Lipsum-FT", carft="CAR-FT", flyp="FLYP", sdft="SDFT", grace="GRACE",
+                     digrap="DiGraP", rtd="RTD")
 STARTS = {"zeroshot": "zeroshot", "initial": "zeroshot", "lp": "lp-start"}   # a run's start model → its label
 START_NAMES = {"zeroshot": "prompt head (zero-shot)", "lp": "linear probe"}
-BENCHMARKS = dict(vader="VADER", **{"fmnist-c": "Fashion-MNIST-C"}, camelyon17="Camelyon17", iwildcam="iWildCam")
+BENCH_LABELS = dict(vader="VADER", **{"fmnist-c": "Fashion-MNIST-C"}, camelyon17="Camelyon17", iwildcam="iWildCam")
 ID_SPLIT = "id_test"
 NEEDS_TEXT_TOWER = ("lipsum", "carft", "flyp")      # as rtd_nb.experiments.TEXT_TOWER: not with an image probe start
 N_BOOT = 2000                                       # bootstrap replicates of every interval
@@ -51,11 +51,11 @@ def _missing(what:str, root, kind:str):
 
 def method_name(m:str)->str:
     "Display name of a method key (unknown keys are shown as they are)."
-    return METHODS.get(m, m)
+    return METHOD_LABELS.get(m, m)
 
 def bench_name(b:str)->str:
     "Display name of a benchmark key."
-    return BENCHMARKS.get(b, b)
+    return BENCH_LABELS.get(b, b)
 
 def is_start(label:str)->bool:
     "Whether a label is a run's starting model (the prompt head or the linear probe)."
@@ -63,8 +63,8 @@ def is_start(label:str)->bool:
 
 def _order(methods)->list:
     "Methods in the paper's order (the starts, baselines, RTD last), unknown ones before RTD."
-    known = [m for m in METHODS if m in methods]
-    extra = sorted(m for m in methods if m not in METHODS)
+    known = [m for m in METHOD_LABELS if m in methods]
+    extra = sorted(m for m in methods if m not in METHOD_LABELS)
     if "rtd" in known: known.remove("rtd"); extra.append("rtd")
     return known + extra
 
@@ -472,7 +472,7 @@ def shifts_stats(root:str|Path, # results root
                          worst_split=ch.index[0], worst_change=float(ch.iloc[0]), d_worst=both("ood", [ch.index[0]]),
                          run_dir=rd))
     out = pd.DataFrame(rows)
-    rank = {b: i for i, b in enumerate(BENCHMARKS)}
+    rank = {b: i for i, b in enumerate(BENCH_LABELS)}
     key = lambda c: c.map(rank).fillna(99) if c.name == "benchmark" else c.map({"zeroshot": 0, "lp": 1}).fillna(2) \
                     if c.name == "start" else c.fillna("")
     return out.sort_values(["benchmark", "start", "id_domain"], key=key).reset_index(drop=True)
@@ -771,7 +771,7 @@ def frontier_plot(root:str|Path, # results root
                   n_boot:int=N_BOOT)->plt.Figure:
     "ID vs OOD mean accuracy: each method with 95% intervals, and the WiSE-FT α path of every swept method."
     df = _main_df(root, df)
-    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df[df.experiment == "main"].benchmark)]
+    benchmarks = benchmarks or [b for b in BENCH_LABELS if b in set(df[df.experiment == "main"].benchmark)]
     if not benchmarks: raise _missing("no main runs", root, "main")
     fig, axs = plt.subplots(1, len(benchmarks), figsize=(6.2*len(benchmarks), 5.6), squeeze=False, layout="constrained")
     handles, alphas = {}, set()
@@ -817,7 +817,7 @@ def shift_plot(root:str|Path, # results root
                n_boot:int=N_BOOT)->plt.Figure:
     "Accuracy on each OOD test set (95% intervals), the sets ordered by measured shift distance."
     df = _main_df(root, df)
-    benchmarks = benchmarks or [b for b in BENCHMARKS if (Path(root)/"main"/b/"shift.csv").exists() and
+    benchmarks = benchmarks or [b for b in BENCH_LABELS if (Path(root)/"main"/b/"shift.csv").exists() and
                                 b in set(df[df.experiment == "main"].benchmark)]
     if not benchmarks: raise _missing("no shift.csv", root, "main")
     from rtd_nb.data import IMAGENET_C_FAMILY
@@ -867,7 +867,7 @@ def rtd_frontier_plot(root:str|Path, # results root
                       n_boot:int=N_BOOT)->plt.Figure:
     "OOD gain over FT (95% interval) against step time / FT, one point per RTD variant."
     df = _main_df(root, df)
-    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df[df.experiment == "frontier"].benchmark)]
+    benchmarks = benchmarks or [b for b in BENCH_LABELS if b in set(df[df.experiment == "frontier"].benchmark)]
     if not benchmarks: raise _missing("no RTD cost variants", root, "frontier")
     fig, axs = plt.subplots(1, len(benchmarks), figsize=(5.4*len(benchmarks), 4.6), squeeze=False, layout="constrained")
     handles, variants = {}, []
@@ -946,7 +946,7 @@ def _farthest_split(root, benchmark, splits):
 
 def _gather_extras(df, root, benchmarks, methods, fname, pick=lambda f: f):
     "`({(benchmark, method): frame}, benchmarks, methods)` of the per-run `fname` files (those that exist)."
-    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df.benchmark)]
+    benchmarks = benchmarks or [b for b in BENCH_LABELS if b in set(df.benchmark)]
     data = {}
     for b in benchmarks:
         for m in methods:
@@ -1007,7 +1007,7 @@ def cka_plot(root:str|Path, # results root
             ):
     "CKA to the zero-shot model against layer depth, one line per method (mean ± sd over seeds)."
     df = _main_df(root, df)
-    benchmarks = benchmarks or [b for b in BENCHMARKS if b in set(df.benchmark)]
+    benchmarks = benchmarks or [b for b in BENCH_LABELS if b in set(df.benchmark)]
     frames = {}
     for b in benchmarks:
         try: frames[b] = cka_frame(root, b, df)
@@ -1069,7 +1069,7 @@ def compute_table(root:str|Path, df:pd.DataFrame|None=None)->pd.DataFrame:
     st = compute_stats(root, df)
     cell = lambda r: (f"{r['mean']:.2f}×" if not np.isfinite(r["sd"]) else f"{r['mean']:.2f} ± {r['sd']:.2f}×")
     t = st.apply(cell, axis=1).unstack("benchmark")
-    t = t[[b for b in BENCHMARKS if b in t.columns] + [b for b in t.columns if b not in BENCHMARKS]]
+    t = t[[b for b in BENCH_LABELS if b in t.columns] + [b for b in t.columns if b not in BENCH_LABELS]]
     t = t.loc[_order(t.index)]
     ft = st.xs("ft", level="method")["step_s"]
     for b in t.columns: t.loc["ft", b] = f"1× ({ft[b]:.3g} s/step)"
@@ -1248,7 +1248,7 @@ def _abl_values(v:dict, root, df, n_boot):
             "ablation_ar_only_sentence", "ablation_perturb_sentence", "ablation_layers_sentence",
             "lipsum_ablation_sentence")
     v.update({k: "n/a" for k in keys})
-    abl = [b for b in BENCHMARKS if not df[(df.benchmark == b) & (df.experiment == "ablation")].empty]
+    abl = [b for b in BENCH_LABELS if not df[(df.benchmark == b) & (df.experiment == "ablation")].empty]
     if not abl: return
     b = abl[0]; v["ablation_benchmark"] = bench_name(b)
     st = ablation_stats(root, b, df, n_boot)
@@ -1384,7 +1384,7 @@ def paper_values(root:str|Path, # results root
     v["n_seeds_max"] = str(int(seeds_per.max())) if len(seeds_per) else "n/a"
     v["n_methods"] = str(len({m for m in main.label if not is_start(m)}))
     v["methods_list"] = _names([m for m in _order(set(main.label)) if not is_start(m)]) or "n/a"
-    v["benchmarks_run"] = ", ".join(bench_name(b) for b in BENCHMARKS if b in set(main.benchmark)) or "none"
+    v["benchmarks_run"] = ", ".join(bench_name(b) for b in BENCH_LABELS if b in set(main.benchmark)) or "none"
     try: cs = compute_stats(root, df)
     except MissingResultsError: cs = None
     for b in benchmarks:

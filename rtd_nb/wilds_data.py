@@ -11,10 +11,11 @@ from PIL import Image
 from torch.utils.data import Dataset
 from .core import AssetMissingError, data_dir
 from .data import ItemsDataset, ShiftData, make_shift_data, cap
+from .evaluate import split_metrics, group_accuracy
 
 # %% auto #0
 __all__ = ['WILDS_DATASETS', 'IWILDCAM_FIXTURE_CLASSES', 'CAMELYON_CLASSES', 'avg_over_groups', 'wilds_root', 'check_wilds_root',
-           'make_camelyon_fixture', 'make_iwildcam_fixture', 'PILToUnit', 'WildsItems', 'split_metrics',
+           'make_camelyon_fixture', 'make_iwildcam_fixture', 'PILToUnit', 'WildsItems', 'dataset_metrics',
            'wilds_classnames', 'wilds_data']
 
 # %% ../nbs/07a_wilds.ipynb #77677fd8
@@ -166,21 +167,20 @@ class WildsItems(ItemsDataset):
         return self.subset.eval(y_pred.cpu().long(), self.y, self.metadata_array)
 
 # %% ../nbs/07a_wilds.ipynb #505ce837
-def split_metrics(y_pred:torch.Tensor, # predicted labels (N,) or logits (N, C)
-                  ds:ItemsDataset, # the evaluated dataset (its `y`, `groups`)
-                  n_classes:int|None=None, # number of classes (default: from logits or labels)
-                 )->dict:
-    "Accuracy, macro-F1 and worst-group accuracy of predictions on `ds`."
-    from torchmetrics.functional import accuracy, f1_score
-    y_pred = torch.as_tensor(y_pred)
-    if y_pred.ndim == 2: n_classes = n_classes or y_pred.shape[1]; y_pred = y_pred.argmax(1)
-    y = ds.y
-    n_classes = n_classes or int(max(y.max(), y_pred.max())) + 1
-    correct = (y_pred.cpu() == y).float().numpy()
-    by = pd.Series(correct).groupby(np.asarray(ds.groups)).mean()
-    return dict(acc=float(correct.mean()),
-                macro_f1=float(f1_score(y_pred.cpu(), y, task="multiclass", num_classes=max(n_classes, 2), average="macro")),
-                worst_group_acc=float(by.min()), worst_group=str(by.idxmin()), n=len(y))
+def dataset_metrics(y_pred:torch.Tensor, # predicted labels (N,) or logits (N, C), in dataset order
+                    ds:ItemsDataset, # the evaluated dataset (its `y`, `groups`)
+                    n_classes:int|None=None, # number of classes (default: from logits or labels)
+                   )->dict:
+    "Accuracy, macro-F1 (`split_metrics`) and worst-group accuracy (`group_accuracy`) of predictions on `ds`."
+    y_pred, y = torch.as_tensor(y_pred).cpu(), torch.as_tensor(ds.y).cpu().long()
+    if len(y_pred) != len(y): raise ValueError(f"{len(y_pred)} predictions for {len(y)} items")
+    if y_pred.ndim == 2: logits = y_pred.float()
+    else:                                                        # labels → one-hot logits (their argmax is the label)
+        C = max(n_classes or 0, int(max(y.max(), y_pred.max())) + 1, 2)
+        logits = torch.nn.functional.one_hot(y_pred.long(), C).float()
+    m, by = split_metrics(logits, y), group_accuracy(logits.argmax(1), y, ds.groups)
+    worst = min(by, key=by.get)
+    return dict(acc=m["acc"], f1_macro=m["f1_macro"], worst_group_acc=by[worst], worst_group=worst, n=m["n"])
 
 # %% ../nbs/07a_wilds.ipynb #bf9f5a17
 CAMELYON_CLASSES = ["normal tissue", "tumor tissue"]

@@ -11,6 +11,7 @@ from rtd_nb.data import fashion_mnist, to_rgb, FMNIST_CLASSES, vader_frame, toke
 from rtd_nb.callbacks import EvalModeStudent, loss_terms
 from rtd_nb.methods import method_cbs, prepare_model, get_method, METHODS, method_learner
 from rtd_nb.baselines import *
+from rtd_nb.evaluate import count_params
 
 BASELINES = ["lp", "lpft", "wise", "lora", "sdft", "carft", "flyp", "grace", "digrap"]
 
@@ -106,7 +107,7 @@ def test_lora_vision_base_frozen_and_merge(tiny, fmnist):
     "ViT attention split into q/k/v linears: base weights bit-identical after an epoch; merged = base + s·B·A in q rows."
     m = copy.deepcopy(tiny); base = state(m)
     pm = prepare_model("lora", m, r=4)
-    pc = param_counts(pm); assert 0 < pc["frac"] < 0.2
+    pc = count_params(pm); assert 0 < pc["trainable_params"] / pc["total_params"] < 0.2
     fit(learner(pm, fmnist))
     blk = pm.base_model.model.encoder.visual.transformer.resblocks[1].attn
     k = "encoder.visual.transformer.resblocks.1.attn.in_proj_weight"

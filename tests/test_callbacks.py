@@ -361,3 +361,24 @@ def test_fused_flag_validation():
     assert RTDCallback(m, fused="false").fused is False and RTDCallback(m, fused="auto").fused == "auto"
     with pytest.raises(ValueError, match="fused must be"): RTDCallback(m, fused="sometimes")
     with pytest.raises(ValueError, match="ce_on must be"): RTDCallback(m, ce_on="both")
+
+
+# --- the one step timer --------------------------------------------------------------------------------------------
+
+def test_step_timer_counts_steps_stops_and_skips_validation():
+    "`StepTimer` times every training step, cancels the fit after `n_steps`, and with `valid=False` runs no validation."
+    ds = [(torch.randn(4), torch.tensor(i % 2)) for i in range(16)]
+
+    class ValidBatches(Callback):
+        def before_fit(self): self.n = 0
+        def after_batch(self): self.n += not self.training
+
+    def fit(timer, epochs=2):
+        seen = ValidBatches()
+        learn = Learner(DataLoaders.from_dsets(ds, ds, bs=8, device="cpu"), nn.Linear(4, 2), nn.CrossEntropyLoss(), cbs=[timer, seen])
+        with learn.no_bar(), learn.no_logging(): learn.fit(epochs)
+        return seen.n
+
+    t = StepTimer(); assert fit(t) == 4 and len(t.times) == 4 and all(s > 0 for s in t.times)
+    t = StepTimer(valid=False); assert fit(t) == 0 and len(t.times) == 4
+    t = StepTimer(n_steps=3, valid=False); fit(t, epochs=5); assert len(t.times) == 3

@@ -132,7 +132,7 @@ def test_split_helpers():
 
 
 # ---------------------------------------------------------------- WILDS (fixtures in the real on-disk format)
-from rtd_nb.wilds_data import (wilds_data, make_camelyon_fixture, make_iwildcam_fixture, check_wilds_root, split_metrics,
+from rtd_nb.wilds_data import (wilds_data, make_camelyon_fixture, make_iwildcam_fixture, check_wilds_root, dataset_metrics,
                                avg_over_groups, CAMELYON_CLASSES)
 
 
@@ -164,7 +164,7 @@ def test_camelyon_fixture_official_splits(wroot):
     ds = d.tests["ood_test"].dataset
     pred = ds.y.clone(); pred[:3] = 1 - pred[:3]
     res, _ = ds.wilds_eval(pred)
-    ours = split_metrics(pred, ds)
+    ours = dataset_metrics(pred, ds)
     assert abs(res["acc_avg"] - ours["acc"]) < 1e-6 and abs(ours["acc"] - 9/12) < 1e-6
     assert abs(res["acc_wg"] - min(res[f"acc_slide:{s}"] for s in (20, 21))) < 1e-6   # WILDS' worst slide
 
@@ -176,7 +176,7 @@ def test_iwildcam_fixture_and_macro_f1(wroot):
     ds = d.tests["ood_test"].dataset
     pred = torch.where(ds.y == 3, torch.tensor(2), ds.y)
     res, _ = ds.wilds_eval(pred)
-    assert abs(res["F1-macro_all"] - split_metrics(pred, ds, n_classes=4)["macro_f1"]) < 1e-6 and res["F1-macro_all"] < 1
+    assert abs(res["F1-macro_all"] - dataset_metrics(pred, ds, n_classes=4)["f1_macro"]) < 1e-6 and res["F1-macro_all"] < 1
     a = wilds_data("iwildcam", wroot, size=24, max_items=3, seed=2, verbose=False)
     b = wilds_data("iwildcam", wroot, size=24, max_items=3, seed=2, verbose=False)
     assert set(a.sizes().values()) == {3}

@@ -54,3 +54,25 @@ def test_experiment_notebooks_have_a_parameters_cell():
         nb = nbformat.read(p, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{p.name} needs exactly one cell tagged 'parameters'"
+
+
+# Names several library modules may legitimately export: each command-line module's entry point.
+SHARED_PUBLIC_NAMES = {"main"}
+
+
+def _public_names(path:Path)->list:
+    "The names in a module's `__all__` (read from its source, without importing it)."
+    import ast
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return [ast.literal_eval(e) for e in node.value.elts]
+    return []
+
+
+def test_one_name_one_meaning():
+    "No two library modules export the same public name (one name, one meaning; one definition of each facility)."
+    where = {}
+    for p in sorted((ROOT / "rtd_nb").glob("*.py")):
+        for name in _public_names(p): where.setdefault(name, []).append(p.stem)
+    clashes = {n: ms for n, ms in where.items() if len(ms) > 1 and n not in SHARED_PUBLIC_NAMES}
+    assert not clashes, f"public names defined in several modules (rename one, or import it from the other): {clashes}"
