@@ -8,7 +8,7 @@ import json, os, platform, struct, sys, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn as nn, open_clip
+import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F, open_clip
 from fastcore.meta import delegates
 from fastprogress.fastprogress import IN_NOTEBOOK
 from fastai.learner import Learner
@@ -22,15 +22,14 @@ from .data import ShiftData
 from .callbacks import StepTimer, epoch_terms, default_ar_layers
 from .methods import get_method, check_hparams, prepare_model, method_learner
 from .evaluate import evaluate, evaluate_preds, log_eval, save_preds, Preds
-from .baselines import cache_features, fit_linear_probe
+from .baselines import cache_features, fit_linear_probe, probe_C, LP_CS
 from .user_data import (BadInputError, KNOWN_DATA, load_data, example_csv, data_fingerprint, check_source, check_data_args,
                               DATA_ARGS, _eval_sets, _ood_items, _known_data, _enc_info, _is_known)
 
 # %% auto #0
-__all__ = ['RANDOM', 'INITS', 'WEIGHTS', 'WEIGHTS_REF', 'SCHEDULES', 'START_KEYS', 'TABLES', 'check_model', 'build_classifier',
+__all__ = ['RANDOM', 'INITS', 'PROBE', 'WEIGHTS', 'WEIGHTS_REF', 'SCHEDULES', 'START_KEYS', 'check_model', 'build_classifier',
            'check_layers', 'model_fingerprint', 'run_identity', 'read_metrics', 'weights_problem', 'has_weights',
-           'finished', 'run_lock', 'StopAfter', 'PlainProgress', 'train_record', 'fine_tune', 'metrics_table', 'Result',
-           'reproduce']
+           'finished', 'run_lock', 'StopAfter', 'PlainProgress', 'train_record', 'fine_tune', 'metrics_table', 'Result']
 
 # %% ../nbs/10_api.ipynb #89b912ce
 RANDOM = "random" # `pretrained=RANDOM`: start from randomly initialised weights, on purpose
@@ -61,12 +60,13 @@ def _load(model:str, pretrained=None, device=None)->nn.Module:
 
 # %% ../nbs/10_api.ipynb #4ddc6c17
 INITS = ("zeroshot", "lp")
+PROBE = f"logistic regression on L2-normalised features, C in {LP_CS} by validation accuracy"
 
 def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or any module giving logits
                      data:ShiftData, # the data (its class names and input kind)
                      prompts:list|None=None, # zero-shot prompt templates
                      init:str="zeroshot", # "zeroshot": the prompt head; "lp": a linear probe on the backbone's frozen features
-                     C:float=1.0, # the probe's inverse L2 regularisation (init="lp")
+                     C:float|None=None, # the probe's inverse L2 regularisation (init="lp"; None: chosen on the validation split)
                     )->tuple:
     "`(classifier, initial)`: the model to fine-tune and the name of its starting point ('zeroshot', 'lp' or 'initial')."
     if init not in INITS: raise BadInputError(f"init must be one of {INITS}, got {init!r}")
@@ -83,6 +83,8 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
         d = Classifier(enc, nn.Identity(), data.classnames).eval().features(x0).shape[-1]
         clf = Classifier(enc, ClassificationHead(torch.zeros(n_cls, d)), data.classnames).to(dev)
         feats, ys = cache_features(clf, data.dls.train.new(shuffle=False, drop_last=False))
+        v = data.dls.valid
+        if C is None: C = probe_C(feats, ys, *cache_features(clf, v.new(shuffle=False, drop_last=False)), n_cls) if len(v.dataset) else 1.0
         W, _ = fit_linear_probe(feats, ys, n_cls, C=C)
         with torch.no_grad(): clf.head.weight.copy_(W.to(clf.head.weight))
         return clf, "lp"
@@ -302,8 +304,9 @@ def train_record(learn:Learner, # the learner after fitting
                  theta0:dict|None=None, # the starting weights, to record how far the model moved
                 )->list:
     "The `train` lines of metrics.jsonl: one per epoch (every loss term's mean) and a summary (step time, fit time, drift)."
-    rec = dict(model="train", split="summary", steps=len(times), step_s=float(np.median(times[1:] if len(times) > 1 else times)) if times else None,
-               train_s=float(total))
+    t = times[1:] if len(times) > 1 else times                     # the first step pays one-off costs
+    rec = dict(model="train", split="summary", steps=len(times), step_s=float(np.median(t)) if times else None,
+               step_mean_s=float(np.mean(t)) if times else None, train_s=float(total))   # mean: what a step costs on average
     if theta0 is not None: rec.update(_drift(learn.model, theta0))
     rows = getattr(learn.recorder, "loss_terms", None)
     if not rows:
@@ -315,7 +318,8 @@ def train_record(learn:Learner, # the learner after fitting
             for r in ep.to_dict("records")] + [rec]
 
 START_KEYS = ("model", "pretrained", "data", "data_hash", "ood", "seed", "text_col", "image_col", "label_col", "domain_col",
-              "id_domain", "classnames", "prompts", "size", "max_items", "max_len", "fracs", "skip_bad", "data_root", "init")
+              "id_domain", "classnames", "prompts", "size", "max_items", "max_len", "fracs", "skip_bad", "data_root", "init",
+              "probe")
 
 def _evaluate_start(clf, sd:ShiftData, cfg:dict, out_dir:Path, store:dict)->dict:
     "Evaluate the starting model, or load its evaluation: it is the same for every method of a (model, data, seed, start)."
@@ -409,6 +413,7 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
                ood=[[k, _source_label(o), data_fingerprint(o)] for k, o in _ood_items(ood)] or None,
                method=m.name, hparams={k: _jsonable(v) for k, v in hp.items()}, epochs=epochs, lr=lr, bs=bs, wd=wd, sched=sched,
                warmup=warmup, seed=seed, **{k: a[k] for k in DATA_ARGS}, prompts=prompts, stochastic=t["stochastic"], init=init)
+    if init == "lp": cfg["probe"] = PROBE
     if max_steps is not None: cfg["max_steps"] = max_steps
     if tags: cfg["tags"] = {k: _jsonable(v) for k, v in dict(tags).items()}
     run_dir = Path(out_dir)/f"{m.name}-{config_hash(run_identity(cfg))}"
@@ -611,25 +616,3 @@ class Result:
         t = metrics_table({self._label("final"): r}, id_key=next(iter(tests)))
         t.attrs["label"], t.attrs["asked"] = label, f"final@{name or default}"
         return t
-
-# %% ../nbs/10_api.ipynb #037fb8e0
-_VADER_MAIN = dict(model="minilm", data="vader", epochs=2, lr=3e-5, bs=32, max_items=1000, seed=0)
-TABLES = {
-    "zeroshot": dict(doc="zero-shot accuracy of the offline models: MiniLM on VADER, EfficientNet→MiniLM on Fashion-MNIST-C",
-                     source="nbs/24_zeroshot.ipynb (default parameters)",
-                     runs=[dict(model="minilm", data="vader", method="ft", epochs=0, prompts=["this is a {} review."],
-                                max_items=200, bs=64, seed=0),
-                           dict(model="effnet-minilm", data="fmnist-c", method="ft", epochs=0, prompts=["a photo of a {}."],
-                                max_items=200, size=64, bs=64, seed=0)]),
-    "main-vader": dict(doc="fine-tuning methods on VADER: MiniLM, movie reviews (ID) → tweets, Amazon, NYT (OOD)",
-                       source="rtd_nb.api.TABLES['main-vader'] (this package's default VADER scale)",
-                       runs=[dict(_VADER_MAIN, method=m, prompts=["this is a {} review."]) for m in ("ft", "rtd", "lipsum", "wise", "lpft")]),
-}
-
-def reproduce(table:str, # a key of `TABLES`
-              out_dir:str|Path="runs/reproduce", # results root
-              progress:bool=True, # fastai progress bars
-             )->list:
-    "Run every configuration of `TABLES[table]` with `fine_tune` (finished runs are loaded); returns the `Result`s."
-    if table not in TABLES: raise BadInputError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
-    return [fine_tune(**run, out_dir=Path(out_dir)/table, progress=progress) for run in TABLES[table]["runs"]]

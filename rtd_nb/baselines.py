@@ -16,11 +16,11 @@ from .callbacks import frozen_teacher, FrozenTeacher, LossTermsCallback, EvalMod
 from .losses import gram_volume
 
 # %% auto #0
-__all__ = ['TEXT_CONTEXTS', 'wise_merge', 'wise_sweep', 'WiSE', 'SplitQKVAttention', 'split_attention', 'fuse_attention',
-           'lora_target_modules', 'apply_lora', 'lora_merge', 'cache_features', 'fit_linear_probe', 'LinearProbe',
-           'sdft_targets', 'soft_cross_entropy', 'sdft_loss', 'SelfDistill', 'HeadInput', 'context_embeddings',
-           'context_kl', 'CARFT', 'clip_contrastive_loss', 'FLYP', 'curvature_radii', 'fgsm_view', 'noise_view',
-           'token_drop_view', 'identity_view', 'GRACE', 'digrap_grad', 'DiGraP']
+__all__ = ['LP_CS', 'TEXT_CONTEXTS', 'wise_merge', 'wise_sweep', 'WiSE', 'SplitQKVAttention', 'split_attention', 'fuse_attention',
+           'lora_target_modules', 'apply_lora', 'lora_merge', 'cache_features', 'fit_linear_probe', 'probe_C',
+           'LinearProbe', 'sdft_targets', 'soft_cross_entropy', 'sdft_loss', 'SelfDistill', 'HeadInput',
+           'context_embeddings', 'context_kl', 'CARFT', 'clip_contrastive_loss', 'FLYP', 'curvature_radii', 'fgsm_view',
+           'noise_view', 'token_drop_view', 'identity_view', 'GRACE', 'digrap_grad', 'DiGraP']
 
 # %% ../nbs/06_baselines.ipynb #2109a99b
 def wise_merge(theta_0:dict, # state dict of the zero-shot (or pretrained) model
@@ -218,6 +218,22 @@ def fit_linear_probe(feats:Tensor, # (N, D) features
     if len(cls) < n_classes: b[torch.as_tensor(np.setdiff1d(np.arange(n_classes), cls))] = b[torch.as_tensor(cls)].min() - 10
     return W, (b if bias else None)
 
+LP_CS = (0.1, 1., 10., 100.)   # the probe's C grid, chosen on held-out data (CLIP's linear-probe protocol)
+
+def probe_C(feats:Tensor, labels:Tensor, # the training features and labels
+            valid_feats:Tensor, valid_labels:Tensor, # held-out features and labels that pick C
+            n_classes:int, # number of classes of the head
+            Cs:tuple=LP_CS, # the grid
+            bias:bool=False, # fit an intercept
+           )->float:
+    "The C of `Cs` whose probe is most accurate on the held-out features (the smallest on a tie)."
+    def acc(C):
+        W, b = fit_linear_probe(feats, labels, n_classes, C, bias=bias)
+        z = F.normalize(valid_feats.float(), dim=-1) @ W.T + (0 if b is None else b)
+        return float((z.argmax(-1) == valid_labels).float().mean())
+    a = [acc(C) for C in Cs]
+    return Cs[int(np.argmax(a))]
+
 # %% ../nbs/06_baselines.ipynb #ab50c6b7
 def _head(model:nn.Module)->nn.Module:
     h = getattr(model, "head", None)
@@ -228,16 +244,21 @@ class LinearProbe(Callback):
     "LP / LP-FT: fit the head by logistic regression on frozen features before training; optionally freeze the rest."
     order = 5
     def __init__(self, freeze:bool=True, # LP: train only the head; False: LP-FT (full fine-tuning from the probe)
-                 C:float=1.0, # inverse regularisation of the logistic regression
+                 C:float|None=None, # inverse regularisation of the logistic regression (None: `probe_C` on the validation split)
                  max_batches:int|None=None, # cap on the batches whose features are cached
                 ):
-        self.freeze, self.C, self.max_batches = freeze, check_positive("C", C), max_batches
+        self.freeze, self.C, self.max_batches = freeze, None if C is None else check_positive("C", C), max_batches
 
     def before_fit(self):
         model, head = self.learn.model, _head(self.learn.model)
         dl = self.dls.train.new(shuffle=False, drop_last=False)
         feats, ys = cache_features(model, dl, self.max_batches)
-        W, b = fit_linear_probe(feats, ys, head.out_features, self.C, bias=head.bias is not None)
+        C, bias = self.C, head.bias is not None
+        if C is None:
+            v = self.dls.valid
+            C = probe_C(feats, ys, *cache_features(model, v.new(shuffle=False, drop_last=False), self.max_batches), head.out_features,
+                        bias=bias) if len(v.dataset) else 1.0
+        W, b = fit_linear_probe(feats, ys, head.out_features, C, bias=bias)
         with torch.no_grad():
             head.weight.copy_(W.to(head.weight))
             if b is not None: head.bias.copy_(b.to(head.bias))

@@ -86,13 +86,14 @@ def step_learner(model:nn.Module, # the student (a fresh copy per method)
                  perturb=None, # RTD's perturbation (passed when the method takes `perturb`)
                  lr:float=1e-5, # Adam learning rate
                  bf16:bool|None=None, # mixed precision (bf16); default: on CUDA only
+                 cycle:int|None=None, # steps per epoch (default: the method's `kd_every`, else 1)
                 )->Learner:
-    "A `Learner` that trains `model` with `spec` on the single batch `(x, y)`: each `fit(1)` is one timed step."
+    "A `Learner` that trains `model` with `spec` on the batch `(x, y)`: each epoch is one cycle of `kd_every` steps (1 step for most methods)."
     name, hp = parse_spec(spec)
     m = get_method(name)
     if perturb is not None and "perturb" in m.defaults and "perturb" not in hp: hp["perturb"] = perturb
-    ds = list(zip(x.cpu(), y.cpu()))
-    dls = DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device=x.device)
+    ds = list(zip(x.cpu(), y.cpu())) * int(cycle or hp.get("kd_every", 1))   # terms every k-th step: time whole cycles
+    dls = DataLoaders.from_dsets(ds, ds[:2], bs=len(x), shuffle=False, device=x.device)
     learn = method_learner(model, dls, m, lr=lr, wd=0., metrics=[], cbs=[StepTimer(valid=False)], **hp)
     if bf16 if bf16 is not None else x.device.type == "cuda":
         import fastai.callback.fp16  # noqa: F401  (adds Learner.to_bf16)
@@ -102,13 +103,11 @@ def step_learner(model:nn.Module, # the student (a fresh copy per method)
 def train_steps(learn:Learner, # from `step_learner`
                 n:int=1, # steps to run
                )->list[float]:
-    "Run `n` training steps of `learn` (one `fit(1)` each, no validation); returns their times in seconds."
-    t = learn.step_timer
-    k = len(t.times)
+    "Run `n` training cycles of `learn` (one epoch each, all in one `fit`, no validation); returns each cycle's mean step time (s)."
+    t, k, c = learn.step_timer, len(learn.step_timer.times), len(learn.dls.train)
     bars = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback"]
-    with learn.removed_cbs(bars), learn.no_logging():
-        for _ in range(n): learn.fit(1)
-    return t.times[k:]
+    with learn.removed_cbs(bars), learn.no_logging(): learn.fit(n)   # one fit: a fit's first step is slower than the rest
+    return [float(np.mean(t.times[k + i*c:k + (i+1)*c])) for i in range(n)]
 
 # %% ../nbs/40_bench.ipynb #cc62e3ca
 def rss_bytes()->int:
@@ -177,23 +176,31 @@ def pipeline_time(inp:dict, # from `bench_inputs`
 def measure_method(inp:dict, # from `bench_inputs`
                    spec:str="ft", # a method spec
                    warmup:int=1, # untimed steps first
-                   reps:int=3, # timed steps (the median is reported)
+                   reps:int=5, # timed cycles (the median is reported)
+                   paired:bool=True, # also time FT in this process, alternating cycle by cycle: step / FT from the pairs
                   )->dict:
     "Median step time, peak memory (student weights + growth during setup and training) and, for FT, floor and pipeline."
-    dev = inp["device"]
-    base = copy.deepcopy(inp["model"])
-    with PeakMemory(dev) as pm:
+    dev, (name, hp) = inp["device"], parse_spec(spec)
+    with PeakMemory(dev) as pm:                                     # the method alone: its memory
         t0 = time.perf_counter()
-        learn = step_learner(base, inp["x"], inp["y"], spec, inp["perturb"])
+        learn = step_learner(copy.deepcopy(inp["model"]), inp["x"], inp["y"], spec, inp["perturb"])
         train_steps(learn, warmup)
         setup = time.perf_counter() - t0
-        times = train_steps(learn, reps)
-    out = dict(spec=spec, step_s=float(np.median(times)), times=[float(t) for t in times], setup_s=setup,
-               peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how,
+    out = dict(spec=spec, hparams={k: v for k, v in method_hparams(name, **hp).items() if isinstance(v, (bool, int, float, str, type(None)))},
+               setup_s=setup, peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how,
                trainable_params=count_params(learn.model)["trainable_params"])
-    if parse_spec(spec)[0] == "ft":
+    if paired and name != "ft":                                     # FT in the same process, same cycle length
+        ft = step_learner(copy.deepcopy(inp["model"]), inp["x"], inp["y"], "ft", cycle=int(hp.get("kd_every", 1)))
+        train_steps(ft, warmup)
+        times, ft_times = [], []
+        for _ in range(reps): times += train_steps(learn, 1); ft_times += train_steps(ft, 1)
+        out.update(ft_times=ft_times, ratios=[a / b for a, b in zip(times, ft_times)])
+        del ft
+    else: times = train_steps(learn, reps)
+    out.update(step_s=float(np.median(times)), times=[float(t) for t in times])
+    if name == "ft":
         out.update(teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
-    del learn, base; gc.collect()
+    del learn; gc.collect()
     return out
 
 # %% ../nbs/40_bench.ipynb #3a543d51
@@ -227,11 +234,10 @@ def _interleaved(inp, specs, warmup, reps)->dict:
             res[s] = dict(spec=s, setup_s=time.perf_counter() - t0, peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how + ", in-process",
                           trainable_params=count_params(learns[s].model)["trainable_params"])
         except Exception as e: res[s] = dict(spec=s, error=f"{type(e).__name__}: {e}")
+    times = {s: [] for s in learns}
     for _ in range(reps):
-        for s, l in learns.items(): train_steps(l, 1)
-    for s, l in learns.items():
-        ts = l.step_timer.times[warmup:]
-        res[s].update(step_s=float(np.median(ts)), times=[float(t) for t in ts])
+        for s, l in learns.items(): times[s] += train_steps(l, 1)
+    for s, ts in times.items(): res[s].update(step_s=float(np.median(ts)), times=ts)
     if any(parse_spec(s)[0] == "ft" for s in learns): res["_ft_extra"] = dict(**teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
     return res
 
@@ -276,8 +282,10 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
     for n, r in raw.items():
         row = dict(method=n, **r)
         if "error" not in r:
-            q = np.quantile(r["times"], [.25, .75]) / ref["step_s"]
-            row.update(step_rel=r["step_s"] / ref["step_s"], step_rel_q25=float(q[0]), step_rel_q75=float(q[1]),
+            rel = np.array(r["ratios"]) if r.get("ratios") else np.array(r["times"]) / ref["step_s"]
+            q = np.quantile(rel, [.25, .75])
+            row.update(step_rel=float(np.median(rel)) if r.get("ratios") else r["step_s"] / ref["step_s"],
+                       step_rel_q25=float(q[0]), step_rel_q75=float(q[1]), step_rel_from="pairs" if r.get("ratios") else "runs",
                        mem_rel=r["peak_mb"] / ref["peak_mb"], items_per_s=bs / r["step_s"])
         rows.append(row)
     ft_s = ref["step_s"]
@@ -312,7 +320,8 @@ def _md(res:dict)->str:
              t.to_markdown(floatfmt=".3g"), "",
              f"One inference-mode teacher forward on the batch: {f['teacher_fwd_s']:.3g} s = {f['teacher_fwd_rel']:.2f}× an FT step "
              f"(a method consulting the teacher on r× the batch's rows every step adds about r × {f['teacher_fwd_rel']:.2f}, "
-             f"plus its extra student rows; the ratios above are measured). Step / FT: median (quartiles) of {res['reps']} steps.",
+             f"plus its extra student rows; the ratios above are measured). Step / FT: median (quartiles) of {res['reps']} "
+             "ratios, each a cycle of the method over a cycle of FT timed right after it in the same process.",
              f"Input pipeline: loading {p['load_s']:.3g} s + perturbing {p['perturb_s']:.3g} s per batch = "
              f"{p['input_rel']:.2f}× the FT step ({p['items_per_s_input']:.0f} items/s).",
              f"FT drift between the first and last run: {res['ft_drift']:+.1%}." if res["isolate"] else

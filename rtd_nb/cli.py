@@ -192,8 +192,9 @@ _HELP = dict(
           "the result is appended to RUN_DIR/metrics.jsonl under a name that is not taken yet.", None),
     methods=("list every method with its hyper-parameters and defaults",
              "Every registered fine-tuning method, its hyper-parameters with their defaults, and what it does.", None),
-    reproduce=("run the exact configuration behind a paper table",
-               "Run every configuration of TABLE (rtd_nb.api.TABLES); finished runs are loaded, not rerun.", None))
+    reproduce=("run parts of the paper's plan (the runs behind its tables)",
+               "Run the runs of PART of the paper's plan (rtd_nb.experiments.plan, the same as `make paper`); finished runs "
+               "are loaded, not rerun. --dry-run lists them.", "Example: rtd_nb reproduce main --benchmarks vader --seeds 0 --dry-run"))
 
 def build_parser(cmd:str|None=None, # the command whose options to build (they import the library); None: none
                  method:str="rtd", # train: the method whose hyper-parameters become options
@@ -215,12 +216,10 @@ def build_parser(cmd:str|None=None, # the command whose options to build (they i
         elif name == "eval": params = _eval_args(s)
         elif name == "methods": params = []; s.add_argument("--json", action="store_true", help="print JSON instead of a table")
         else:
-            from rtd_nb.api import reproduce
-            s.add_argument("table", metavar="TABLE", nargs="?", help="table name; omit (or --list) to list them")
-            params = ["table"] + add_signature_args(s, reproduce, skip=("table",))
-            s.add_argument("--list", action="store_true", help="list the tables and their runs")
-            s.add_argument("--dry-run", action="store_true", help="print the fine_tune calls without running them")
-            s.add_argument("--quiet", dest="progress", action="store_false", help="no progress bars (same as --no-progress)")
+            from rtd_nb.experiments import reproduce
+            s.add_argument("part", metavar="PART", nargs="?", help="comma-separated parts of the plan; omit (or --list) to list them")
+            params = ["part"] + add_signature_args(s, reproduce, skip=("part",))
+            s.add_argument("--list", action="store_true", help="list the plan's parts and their number of runs")
         s.set_defaults(params=params)
         p.subs = {name: s}
     return p
@@ -262,17 +261,16 @@ def cmd_methods(a, extra)->int:
     return 0
 
 def cmd_reproduce(a, extra)->int:
-    from rtd_nb.api import TABLES, reproduce, BadInputError
-    if a.list or a.table is None:
-        for k, t in TABLES.items():
-            print(f"{k}: {t['doc']} [{t['source']}]")
-            for r in t["runs"]: print("    fine_tune(" + ", ".join(f"{n}={v!r}" for n, v in r.items()) + ")")
+    from rtd_nb.experiments import reproduce, PARTS
+    if a.list or a.part is None:
+        kw = {k: v for k, v in _kw(a).items() if k not in ("part", "dry_run")}
+        for p in PARTS:
+            d = reproduce(p, dry_run=True, **kw)
+            print(f"{p}: {len(d)} runs ({', '.join(sorted(set(d.bench)))}), about {d.est_s.sum() / 3600:.1f} h before any is measured")
+        print("rtd_nb reproduce PART --dry-run lists a part's runs; the same plan as `make paper` (rtd_nb.experiments.plan)")
         return 0
-    if a.table not in TABLES: raise BadInputError(f"unknown table {a.table!r}; choose one of {', '.join(TABLES)} (rtd_nb reproduce --list)")
-    if a.dry_run:
-        for r in TABLES[a.table]["runs"]: print("fine_tune(" + ", ".join(f"{n}={v!r}" for n, v in r.items()) + f", out_dir={str(Path(a.out_dir)/a.table)!r})")
-        return 0
-    for res in reproduce(**_kw(a)): print(res, end="\n\n")
+    res = reproduce(**_kw(a))
+    print(res.to_string(index=False) if len(res) else "no runs")
     return 0
 
 # %% ../nbs/10a_cli.ipynb #696846c3

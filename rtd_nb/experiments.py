@@ -18,10 +18,10 @@ from .baselines import wise_merge
 
 # %% auto #0
 __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'MAIN_METHODS', 'EXTRAS', 'SEEDED',
-           'SEEDS', 'TEXT_TOWER', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID',
+           'SEEDS', 'TEXT_TOWER', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'REL_COST', 'BASE_SECONDS', 'PARTS', 'ABLATION_GRID',
            'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs',
            'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment',
-           'runs_table', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'run_data',
+           'runs_table', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce', 'run_data',
            'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells', 'ablation_plan', 'experiment_summary']
 
 # %% ../nbs/11_experiments.ipynb #810b35ec
@@ -362,6 +362,29 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
         log(f"[{i+1}/{len(specs)} {s['part']}] {s['bench']} {s['method']} {tag} seed {s['seed']}: {_fmt_s(dt)}"
             f"{' (loaded)' if dt <= 15 else ''}; elapsed {_fmt_s(time.perf_counter() - t00)}, about {_fmt_s(left(i + 1))} left")
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+# %% ../nbs/11_experiments.ipynb #bf4efecb
+PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")
+
+def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, frontier, sweeps, ablations)
+              out_dir:str="results", # results root (the main job's default)
+              seeds:str="0,1,2", # seeds of the seeded methods, comma-separated
+              benchmarks:str="vader,fmnist-c", # offline benchmarks, comma-separated
+              max_items:int|None=None, # cap on every split (None: the full data, the paper's setting)
+              dry_run:bool=False, # list the specs (and their estimated time) without running them
+             )->pd.DataFrame:
+    "Run (or list) the parts of the paper's plan: one row per run, finished runs loaded."
+    parts = [p.strip() for p in str(part).split(",") if p.strip()]
+    bad = [p for p in parts if p not in PARTS]
+    if bad or not parts: raise BadInputError(f"unknown part {', '.join(bad) or repr(part)}; choose from {', '.join(PARTS)}")
+    sd, bs = tuple(int(s) for s in str(seeds).split(",")), tuple(b.strip() for b in str(benchmarks).split(","))
+    for b in bs: benchmark(b)
+    if dry_run:
+        rows = [dict(part=s["part"], bench=s["bench"], method=s["method"], seed=s["seed"], folder=str(spec_dir(s, out_dir)),
+                     est_s=round(spec_cost(s) * BASE_SECONDS.get(s["bench"], 120.)), **{k: v for k, v in s["kw"].items() if k != "keep_weights"})
+                for p in parts for s in plan(p, sd, bs)]
+        return pd.DataFrame(rows)
+    return run_plan(parts, out_dir, seeds=sd, benchmarks=bs, **({} if max_items is None else dict(max_items=max_items)))
 
 # %% ../nbs/11_experiments.ipynb #b7ccafd0
 def run_data(cfg:dict, # a run's config.json

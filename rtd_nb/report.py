@@ -16,12 +16,12 @@ from .stats import paired_bootstrap, bootstrap_ci, run_cells
 
 # %% auto #0
 __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'NEEDS_TEXT_TOWER', 'N_BOOT', 'PRODUCERS',
-           'LOWER_BETTER', 'UNRANKED', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES', 'PAPER_BENCHMARKS',
-           'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect',
-           'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci',
-           'label_runs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas',
-           'main_table', 'main_notes', 'to_markdown', 'shifts_stats', 'shifts_table', 'shifts_sentence', 'bench_match',
-           'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence', 'ablation_stats',
+           'LOWER_BETTER', 'UNRANKED', 'COST_KEYS', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES',
+           'PAPER_BENCHMARKS', 'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start',
+           'collect', 'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci',
+           'level_ci', 'label_runs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label',
+           'main_deltas', 'main_table', 'main_notes', 'to_markdown', 'shifts_stats', 'shifts_table', 'shifts_sentence',
+           'bench_match', 'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence', 'ablation_stats',
            'ablation_table', 'wise_curves', 'wise_curve', 'wise_table', 'frontier_plot', 'shift_plot',
            'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot',
            'compute_stats', 'compute_table', 'bench_table', 'pred_change', 'diagnostics_stats', 'diagnostics_table',
@@ -520,21 +520,27 @@ def _same(a, b)->bool:
 
 def _opaque(v)->bool: return isinstance(v, str) and v.startswith("<")      # an object's repr in config.json
 
+COST_KEYS = ("kd_frac", "kd_every", "ce_on", "ar_on", "kd_on", "teacher_dtype", "fused")   # RTD's knobs that change a step's cost
+
+def _cost(hp:dict)->tuple:
+    return tuple(hp.get(k) for k in COST_KEYS) + tuple(float(hp.get(k) or 0) > 0 for k in ("lam_kd", "lam_ar"))
+
 def bench_match(overhead:dict, # `R/bench/overhead.json`
                 model:str, # the runs' model name (a `BENCH_MODELS` key or its arch)
-                over:dict, # the variant's hyper-parameters that differ from full RTD
-                hp:dict|None=None, # the run's hyper-parameters (the spec must agree with them)
+                hp:dict, # the run's RTD hyper-parameters (config.json)
                )->dict|None:
-    "The benchmark's RTD entry for `model` whose spec sets exactly the keys of `over` (with the run's values)."
+    "The benchmark's RTD entry for `model` that runs what the run ran: the same cost knobs (`COST_KEYS`, which terms are on)."
     from rtd_nb.bench import parse_spec                                 # imported here: only the frontier needs it
-    hp = dict(over, **(hp or {}))
+    from rtd_nb.methods import method_hparams
     for r in overhead.get("results", []):
         if model not in (r.get("model"), r.get("arch")): continue
         for m in r.get("methods", []):
             if "error" in m or "step_rel" not in m: continue
             try: name, shp = parse_spec(m.get("spec", ""))
             except ValueError: continue
-            if name == "rtd" and set(shp) == set(over) and all(_same(hp.get(k), v) for k, v in shp.items()): return m
+            if name != "rtd": continue
+            bh = m.get("hparams") or method_hparams("rtd", **shp)       # older benchmarks: the spec over today's defaults
+            if all(_same(a, b) for a, b in zip(_cost(bh), _cost({**method_hparams("rtd"), **hp}))): return m
     return None
 
 def _overhead(root)->dict|None:
@@ -542,8 +548,11 @@ def _overhead(root)->dict|None:
     return json.loads(p.read_text()) if p.exists() else None
 
 def _step_s(df:pd.DataFrame, run_dir:str)->float:
+    "A run's mean step time (a method with terms every k-th step costs its mean, not its median step); older runs: the median."
     s = df[(df.run_dir == run_dir) & (df.label == "train") & (df.split == "summary")]
-    return float(s.step_s.iloc[0]) if len(s) and "step_s" in s and pd.notna(s.step_s.iloc[0]) else float("nan")
+    for c in ("step_mean_s", "step_s"):
+        if len(s) and c in s and pd.notna(s[c].iloc[0]): return float(s[c].iloc[0])
+    return float("nan")
 
 def frontier_stats(root:str|Path, # results root
                    benchmark:str, # e.g. "vader"
@@ -561,7 +570,7 @@ def frontier_stats(root:str|Path, # results root
     for _, r in runs.iterrows():
         hp = json.loads(r.hparams)
         over = {k: v for k, v in hp.items() if not _same(ref_hp.get(k), v) and not _opaque(v)}
-        m = bench_match(ov, r.model_name, over, hp) if ov else None
+        m = bench_match(ov, r.model_name, hp) if ov else None
         if m: step, mem, src = m["step_rel"], m.get("mem_rel", float("nan")), "benchmark"
         else:
             f = ft.get(int(r.seed))

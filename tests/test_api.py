@@ -5,7 +5,7 @@ import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
 from rtd_nb.data import fashion_mnist, vader_frame, FMNIST_CLASSES
 from rtd_nb.models import load_model, zeroshot_head, Classifier
-from rtd_nb.api import fine_tune, load_data, Result, BadInputError, TABLES, WEIGHTS, reproduce
+from rtd_nb.api import fine_tune, load_data, Result, BadInputError, WEIGHTS
 
 CLASSES = ["t-shirt", "trouser", "sneaker"]
 
@@ -113,13 +113,3 @@ def test_bad_inputs(files, tmp_path):
     assert [p.parent for p in tmp_path.glob("*/config.json")] == [res.run_dir]   # failed calls leave no run folder
 
 
-def test_tables_are_fine_tune_calls():
-    import inspect
-    from rtd_nb.methods import get_method
-    params = inspect.signature(fine_tune).parameters
-    for name, t in TABLES.items():
-        assert t["doc"] and t["source"] and t["runs"]
-        for run in t["runs"]:
-            get_method(run["method"])
-            assert set(run) - {"model", "data", "method"} <= set(params), (name, run)
-    with pytest.raises(BadInputError, match="choose one of"): reproduce("table-9")

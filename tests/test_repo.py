@@ -76,3 +76,16 @@ def test_one_name_one_meaning():
         for name in _public_names(p): where.setdefault(name, []).append(p.stem)
     clashes = {n: ms for n, ms in where.items() if len(ms) > 1 and n not in SHARED_PUBLIC_NAMES}
     assert not clashes, f"public names defined in several modules (rename one, or import it from the other): {clashes}"
+
+
+def test_experiment_notebooks_do_not_copy_the_benchmarks():
+    "The experiment notebooks' parameter cells defer to `BENCHMARKS` and the callbacks' defaults: no second copy of their values."
+    import ast
+    from rtd_nb.experiments import BENCHMARKS
+    NB_BENCH = {"20_camelyon": "camelyon17", "21_iwildcam": "iwildcam", "22_vader": "vader", "23_fmnist_c": "fmnist-c"}
+    for nb in NB_BENCH:
+        cells = json.loads((ROOT/"nbs"/f"{nb}.ipynb").read_text())["cells"]
+        src = "".join(next(c for c in cells if "parameters" in c["metadata"].get("tags", []))["source"])
+        vals = {t.targets[0].id: ast.literal_eval(t.value) for t in ast.parse(src).body if isinstance(t, ast.Assign)}
+        for k in ("lam_kd", "lam_ar", "T", "lr", "bs", "epochs", "size", "model", "pretrained"):
+            assert vals.get(k, None) in (None, "default") or (k == "model" and vals[k] == BENCHMARKS[NB_BENCH[nb]]["model"]), (nb, k, vals.get(k))

@@ -130,9 +130,10 @@ def test_shifts_table_and_sentence(built, df):
 def test_bench_match_and_frontier(built, df):
     R, out, _ = built
     ov = json.loads((R/"bench"/"overhead.json").read_text())
-    assert rp.bench_match(ov, "minilm", {"kd_frac": .5}, {"kd_frac": .5})["spec"] == "rtd --kd-frac 0.5"
-    assert rp.bench_match(ov, "minilm", {}, {})["spec"] == "rtd"
-    assert rp.bench_match(ov, "effnet-minilm", {}, {}) is None
+    assert rp.bench_match(ov, "minilm", {"kd_frac": .5})["spec"] == "rtd --kd-frac 0.5"
+    assert rp.bench_match(ov, "minilm", {"kd_frac": 1.})["spec"] == "rtd"
+    assert rp.bench_match(ov, "minilm", {"kd_frac": 1., "lam_ar": 0.})["spec"] == "rtd --lam-ar 0"   # KD only: no AR hooks
+    assert rp.bench_match(ov, "effnet-minilm", {}) is None
     fv = rp.frontier_stats(R, "vader", df).set_index("variant")
     assert set(fv.index) == set(RTD_VARIANTS) and set(fv.step_source) == {"benchmark"}
     spec = {m["spec"]: m for m in ov["results"][0]["methods"]}
@@ -381,3 +382,18 @@ def test_compute_table_marks_missing_step_times_na(tmp_path):
     assert not any("nan" in str(c) for c in t.to_numpy().ravel()), t
     fm, va = "Fashion-MNIST-C: step / FT", "VADER: step / FT"
     assert t.loc["RTD", fm] == "n/a" and t.loc["RTD", va].endswith("×"), t
+
+
+MEASURED = ROOT/"papers"/"measured"
+
+def test_measured_snapshot_rebuilds_the_committed_tables(tmp_path):
+    "The committed full-scale snapshot (papers/measured/results) rebuilds exactly the committed tables and values."
+    runs = list((MEASURED/"results").glob("**/config.json"))
+    assert runs, "papers/measured/results holds no runs"
+    assert not list((MEASURED/"results").glob("**/*.safetensors"))                      # no weights in the repository
+    assert build.main(["--results", str(MEASURED/"results"), "--out", str(tmp_path/"out")]) == 0
+    committed = sorted((MEASURED/"tables").glob("*.md")) + [MEASURED/"_variables.yml"]
+    assert len(committed) > 1
+    for t in committed:
+        rel = t.relative_to(MEASURED)
+        assert (tmp_path/"out"/rel).read_text() == t.read_text(), rel
