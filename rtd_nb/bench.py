@@ -316,7 +316,7 @@ def _md(res:dict)->str:
                               setup_s="setup (s)"))
     f, p = res["floor"], res["pipeline"]
     lines = [f"### {res['model']} ({res['arch']}, batch {res['bs']}, {res['device']}{', bf16' if res['bf16'] else ''}; "
-             f"median of {res['reps']} timed steps after {res['warmup']} warm-up per method)", "",
+             f"{res['reps']} timed cycles after {res['warmup']} warm-up cycle(s) per method)", "",
              t.to_markdown(floatfmt=".3g"), "",
              f"One inference-mode teacher forward on the batch: {f['teacher_fwd_s']:.3g} s = {f['teacher_fwd_rel']:.2f}× an FT step "
              f"(a method consulting the teacher on r× the batch's rows every step adds about r × {f['teacher_fwd_rel']:.2f}, "

@@ -37,7 +37,7 @@ BENCH_LABELS = dict(vader="VADER", **{"fmnist-c": "Fashion-MNIST-C"}, camelyon17
 ID_SPLIT = "id_test"
 NEEDS_TEXT_TOWER = ("lipsum", "carft", "flyp")      # as rtd_nb.experiments.TEXT_TOWER: not with an image probe start
 N_BOOT = 2000                                       # bootstrap replicates of every interval
-_PLAN = "python -c \"from rtd_nb.experiments import run_plan; run_plan('{}', out_dir='<R>')\""
+_PLAN = "rtd_nb reproduce {} --out-dir <R>"
 PRODUCERS = dict(   # which command writes each kind of results file (printed when one is missing)
     main=_PLAN.format("main"), shifts=_PLAN.format("shifts"), frontier=_PLAN.format("frontier"),
     sweep=_PLAN.format("sweeps"), ablation=_PLAN.format("ablations"), bench="python bench/run.py --out <R>/bench",
@@ -613,6 +613,9 @@ def frontier_sentence(benchmark:str, fs:pd.DataFrame, keep:float=0.8, budget:flo
     src = "the isolated benchmark" if (fs.step_source == "benchmark").all() else \
           "the runs' own step times" if (fs.step_source == "runs").all() else \
           "the benchmark where it timed a variant, else the runs"
+    if verdict(fg) == "loss":
+        return (f"On {b}, full RTD's OOD mean differs from FT's by {fmt_ci(fg)} points (a loss: the interval lies below 0): there is no gain "
+                f"for a cheaper variant to keep ({len(fs)} variant(s) measured).")
     if verdict(fg) != "gain":
         k = int(fs.gain.map(lambda r: verdict(r) == "gain").sum())
         return (f"On {b}, full RTD's own OOD gain over FT is {fmt_ci(fg)} points, not distinguishable from 0, so no "

@@ -153,6 +153,9 @@ def test_bench_match_and_frontier(built, df):
     t = _table(md, "VADER")
     assert re.fullmatch(CELL_CI, t["kd_frac=0.5"]["OOD gain vs FT"])
     assert t["RTD (full)"]["share of RTD's gain"] == "100%"
+    lost = fv.reset_index().assign(gain=lambda d: [dict(g, delta=-abs(g["delta"]) - 1, lo=-abs(g["hi"]) - 2, hi=-1., tie=False)
+                                                   for g in d.gain])
+    assert "a loss" in rp.frontier_sentence("vader", lost) and "not distinguishable" not in rp.frontier_sentence("vader", lost)
 
 def test_ablation_tables(built, df):
     R, out, _ = built
@@ -343,7 +346,7 @@ def test_missing_inputs_give_placeholders_and_strict_fails(tmp_path):
     R = quiet(synthetic_results, tmp_path/"results", benchmarks={"vader": ["tweets", "nyt"]}, methods=("ft", "rtd"),
               seeds=(0, 1), ablations=False, sweep=False, extras=False, shifts=False, frontier=False)
     r = run(PAPERS/"table_ablation.py", "--results", R, "--out", tmp_path/"p", "--strict")
-    assert r.returncode == 1 and "run_plan('ablations'" in r.stderr
+    assert r.returncode == 1 and "rtd_nb reproduce ablations" in r.stderr
     assert "Not generated yet" in (tmp_path/"p"/"tables/ablation.md").read_text()
     assert build.main(["--results", str(R), "--out", str(tmp_path/"q")]) == 0      # not strict: placeholders, exit 0
     for o in OUTPUTS: assert (tmp_path/"q"/o).exists(), o
