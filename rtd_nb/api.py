@@ -8,7 +8,7 @@ import json, os, platform, struct, sys, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F, open_clip
+import numpy as np, pandas as pd, torch, torch.nn as nn, open_clip
 from fastcore.meta import delegates
 from fastprogress.fastprogress import IN_NOTEBOOK
 from fastai.learner import Learner
@@ -22,7 +22,7 @@ from .data import ShiftData
 from .callbacks import StepTimer, epoch_terms, default_ar_layers
 from .methods import get_method, check_hparams, prepare_model, method_learner
 from .evaluate import evaluate, evaluate_preds, log_eval, save_preds, Preds
-from .baselines import cache_features, fit_linear_probe, probe_C, LP_CS
+from .baselines import fit_probe, LP_CS
 from .user_data import (BadInputError, KNOWN_DATA, load_data, example_csv, data_fingerprint, check_source, check_data_args,
                               DATA_ARGS, _eval_sets, _ood_items, _known_data, _enc_info, _is_known)
 
@@ -82,10 +82,7 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
         x0 = data.dls.train.one_batch()[0][:2].to(dev)
         d = Classifier(enc, nn.Identity(), data.classnames).eval().features(x0).shape[-1]
         clf = Classifier(enc, ClassificationHead(torch.zeros(n_cls, d)), data.classnames).to(dev)
-        feats, ys = cache_features(clf, data.dls.train.new(shuffle=False, drop_last=False))
-        v = data.dls.valid
-        if C is None: C = probe_C(feats, ys, *cache_features(clf, v.new(shuffle=False, drop_last=False)), n_cls) if len(v.dataset) else 1.0
-        W, _ = fit_linear_probe(feats, ys, n_cls, C=C)
+        W, _ = fit_probe(clf, data.dls, n_cls, C)
         with torch.no_grad(): clf.head.weight.copy_(W.to(clf.head.weight))
         return clf, "lp"
     if isinstance(model, Classifier) or not hasattr(model, "encode_text"): clf, initial = model, "initial"

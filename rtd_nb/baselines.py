@@ -18,7 +18,7 @@ from .losses import gram_volume
 # %% auto #0
 __all__ = ['LP_CS', 'TEXT_CONTEXTS', 'wise_merge', 'wise_sweep', 'WiSE', 'SplitQKVAttention', 'split_attention', 'fuse_attention',
            'lora_target_modules', 'apply_lora', 'lora_merge', 'cache_features', 'fit_linear_probe', 'probe_C',
-           'LinearProbe', 'sdft_targets', 'soft_cross_entropy', 'sdft_loss', 'SelfDistill', 'HeadInput',
+           'fit_probe', 'LinearProbe', 'sdft_targets', 'soft_cross_entropy', 'sdft_loss', 'SelfDistill', 'HeadInput',
            'context_embeddings', 'context_kl', 'CARFT', 'clip_contrastive_loss', 'FLYP', 'curvature_radii', 'fgsm_view',
            'noise_view', 'token_drop_view', 'identity_view', 'GRACE', 'digrap_grad', 'DiGraP']
 
@@ -234,6 +234,20 @@ def probe_C(feats:Tensor, labels:Tensor, # the training features and labels
     a = [acc(C) for C in Cs]
     return Cs[int(np.argmax(a))]
 
+def fit_probe(model:nn.Module, # a `Classifier` (its `features` are probed)
+              dls, # `DataLoaders`: the probe fits on `train`; `valid` picks C
+              n_classes:int, # number of classes of the head
+              C:float|None=None, # inverse regularisation (None: `probe_C` on `dls.valid`, 1.0 if it is empty)
+              bias:bool=False, # fit an intercept
+              max_batches:int|None=None, # cap on the batches whose features are cached
+             )->tuple[Tensor, Tensor|None]:
+    "The linear probe of `model`'s frozen features: head weights and biases, as `fit_linear_probe` gives them."
+    feats, ys = cache_features(model, dls.train.new(shuffle=False, drop_last=False), max_batches)
+    v = dls.valid
+    if C is None: C = probe_C(feats, ys, *cache_features(model, v.new(shuffle=False, drop_last=False), max_batches), n_classes,
+                              bias=bias) if len(v.dataset) else 1.0
+    return fit_linear_probe(feats, ys, n_classes, C, bias=bias)
+
 # %% ../nbs/06_baselines.ipynb #ab50c6b7
 def _head(model:nn.Module)->nn.Module:
     h = getattr(model, "head", None)
@@ -251,14 +265,7 @@ class LinearProbe(Callback):
 
     def before_fit(self):
         model, head = self.learn.model, _head(self.learn.model)
-        dl = self.dls.train.new(shuffle=False, drop_last=False)
-        feats, ys = cache_features(model, dl, self.max_batches)
-        C, bias = self.C, head.bias is not None
-        if C is None:
-            v = self.dls.valid
-            C = probe_C(feats, ys, *cache_features(model, v.new(shuffle=False, drop_last=False), self.max_batches), head.out_features,
-                        bias=bias) if len(v.dataset) else 1.0
-        W, b = fit_linear_probe(feats, ys, head.out_features, C, bias=bias)
+        W, b = fit_probe(model, self.dls, head.out_features, self.C, head.bias is not None, self.max_batches)
         with torch.no_grad():
             head.weight.copy_(W.to(head.weight))
             if b is not None: head.bias.copy_(b.to(head.bias))
