@@ -17,6 +17,7 @@ from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher, StepTimer
 from .evaluate import count_params
 from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES
+from .api import build_classifier
 from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
 from .cli import _Parser, _post, add_signature_args, parse_hparams
@@ -71,10 +72,8 @@ def bench_inputs(key:str, # a key of `BENCH_MODELS`
         data = fmnist_c_data(size=cfg["size"], bs=bs, max_items=4*bs, seed=seed, corruptions=["gaussian_noise"],
                              severities=(1,), device=dev, verbose=False)
         perturb = Perturb(VISION_PERTURBATIONS, severity=(1, 3), seed=seed)                           # the paper's
-    if cfg.get("init") == "lp":                                  # a linear-probe start: the backbone's features (no text tower)
-        from rtd_nb.models import backbone_encoder, Classifier, ClassificationHead
-        bb = backbone_encoder(enc)
-        clf = Classifier(bb, ClassificationHead(torch.randn(len(data.classnames), bb.embed_dim)), data.classnames).to(dev)
+    # the paper's starts: a linear probe on the backbone's frozen features (C fixed: its value does not change a step's cost)
+    if cfg.get("init") == "lp": clf = build_classifier(enc, data, init="lp", C=1.0)[0].to(dev)
     else: clf = zeroshot_classifier(enc, data.classnames).to(dev)
     x, y = data.dls.train.one_batch()
     return dict(key=key, model=clf, x=x, y=y, loader=data.dls.train, perturb=perturb, bs=bs, kind=data.kind, device=str(dev))
@@ -237,7 +236,10 @@ def _interleaved(inp, specs, warmup, reps)->dict:
     times = {s: [] for s in learns}
     for _ in range(reps):
         for s, l in learns.items(): times[s] += train_steps(l, 1)
-    for s, ts in times.items(): res[s].update(step_s=float(np.median(ts)), times=ts)
+    ft = next((s for s in learns if parse_spec(s)[0] == "ft"), None)   # rounds pair each method with FT timed beside it
+    for s, ts in times.items():
+        res[s].update(step_s=float(np.median(ts)), times=ts)
+        if ft is not None and s != ft: res[s].update(ft_times=times[ft], ratios=[a / b for a, b in zip(ts, times[ft])])
     if any(parse_spec(s)[0] == "ft" for s in learns): res["_ft_extra"] = dict(**teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
     return res
 

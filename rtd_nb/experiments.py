@@ -18,7 +18,7 @@ from .baselines import wise_merge
 
 # %% auto #0
 __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'MAIN_METHODS', 'EXTRAS', 'SEEDED',
-           'SEEDS', 'TEXT_TOWER', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'REL_COST', 'BASE_SECONDS', 'PARTS', 'ABLATION_GRID',
+           'SEEDS', 'TEXT_TOWER', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID',
            'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs',
            'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment',
            'runs_table', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce', 'run_data',
@@ -255,6 +255,7 @@ RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dic
                 "kd_frac=0.125": dict(kd_frac=0.125), "kd_every=2": dict(kd_every=2), "kd_every=4": dict(kd_every=4),
                 "ar_on=perturbed": dict(ar_on="perturbed"), "one pass (ce_on=perturbed)": dict(ce_on="perturbed")}
 SWEEP_ALPHAS = (0.25, 0.5, 0.75)                                            # α = 0 and 1 are the runs' own two models
+PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")               # the parts of `plan`, in the paper's order
 
 def _methods_for(bench:str, methods)->list:
     "The methods a benchmark can run: a linear-probe image start has no text tower; LP-FT from a probe start is FT."
@@ -282,7 +283,7 @@ def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
         return [S(part=part, bench=b, method=m, seed=seeds[0], kw={}) for b in benchmarks
                 for m in _methods_for(b, ("ft", "lipsum", "rtd", "carft", "flyp", "lpft"))]
     if part == "ablations": return ablation_plan(seeds[0])
-    raise BadInputError(f"unknown part {part!r}; choose from shifts, main, frontier, sweeps, ablations")
+    raise BadInputError(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
 
 # %% ../nbs/11_experiments.ipynb #c6675eaf
 REL_COST = dict(ft=1., lp=.5, lpft=1.05, wise=.25, lora=.8, sdft=1.3, lipsum=1.6, carft=1.3, flyp=1.7, grace=2.6, digrap=1.7, rtd=2.7)
@@ -364,8 +365,6 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 # %% ../nbs/11_experiments.ipynb #bf4efecb
-PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")
-
 def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, frontier, sweeps, ablations)
               out_dir:str="results", # results root (the main job's default)
               seeds:str="0,1,2", # seeds of the seeded methods, comma-separated

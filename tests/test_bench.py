@@ -34,6 +34,9 @@ def test_tiny_run_writes_wellformed_table(tmp_path):
     assert r["floor"]["rtd_floor_rel"] == pytest.approx(1 + r["floor"]["teacher_fwd_rel"]) and r["floor"]["teacher_fwd_rel"] > 0
     assert (ok.step_rel_q25 <= ok.step_rel + 1e-9).all() and (ok.step_rel <= ok.step_rel_q75 + 1e-9).all()
     assert r["pipeline"]["input_rel"] > 0 and r["bs"] == 8
+    rows = {m["method"]: m for m in r["methods"]}                 # in one process, each round pairs a method with FT
+    assert rows["RTD KD-only"]["step_rel_from"] == "pairs" and len(rows["RTD KD-only"]["ratios"]) == 2
+    assert rows["RTD KD-only"]["ratios"][0] == pytest.approx(rows["RTD KD-only"]["times"][0] / rows["FT"]["times"][0])
 
 
 def test_isolated_processes(tmp_path):
