@@ -318,10 +318,10 @@ START_KEYS = ("model", "pretrained", "data", "data_hash", "ood", "seed", "text_c
               "id_domain", "classnames", "prompts", "size", "max_items", "max_len", "fracs", "skip_bad", "data_root", "init",
               "probe")
 
-def _evaluate_start(clf, sd:ShiftData, cfg:dict, out_dir:Path, store:dict)->dict:
-    "Evaluate the starting model, or load its evaluation: it is the same for every method of a (model, data, seed, start)."
+def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
+    "Evaluate the starting model, or load its evaluation (cached in `starts`): it is the same for every method of a (model, data, seed, start)."
     ident = run_identity(cfg)
-    d = out_dir/".starts"/config_hash({k: ident.get(k) for k in START_KEYS})
+    d = starts/config_hash({k: ident.get(k) for k in START_KEYS})
     if (d/"preds.pt").exists():
         try:
             preds = torch.load(d/"preds.pt", weights_only=False)
@@ -390,6 +390,7 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
               stochastic:bool=False, # train with dropout / BatchNorm batch statistics (default: eval mode, as the frozen teacher)
               init:str="zeroshot", # the start (and frozen teacher): "zeroshot" (prompt head) or "lp" (linear probe on the backbone's features)
               tags:dict|None=None, # free labels kept in config.json (e.g. benchmark, experiment); part of the run's identity
+              starts_dir:str|Path|None=None, # cache of the starting model's evaluation, shared by runs (None: out_dir/.starts)
               **kwargs, # `load_data`'s table and split options (text_col=, label_col=, fracs=, …); the rest: the method's hyper-parameters (lam_kd=0.5, T=4.0)
              )->Result:
     "Fine-tune `model` on `data` with `method`, evaluate ID and OOD, write the run's files, and return a `Result`."
@@ -423,11 +424,12 @@ def fine_tune(model, # a `load_model` name ("minilm", "effnet-minilm", "ViT-B-32
         gone = _clean_partial(run_dir) if run_dir.exists() else []
         if done: print(f"{run_dir}: finished, but without complete weights ({WEIGHTS}: {'a save was stopped' if gone else 'save_weights=False'}); "
                        "training again to write them — the metrics already logged are kept", file=sys.stderr, flush=True)
-        return _run(m, hp, model, data, ood, cfg, t, a, run_dir, Path(out_dir), prompts, pretrained, device)
+        starts = Path(out_dir)/".starts" if starts_dir is None else Path(starts_dir)
+        return _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretrained, device)
 
 fine_tune.__delwrap__ = load_data   # docments (show_doc, the command line) find the delegated options' docs in load_data
 
-def _run(m, hp, model, data, ood, cfg, t, a, run_dir, out_dir, prompts, pretrained, device)->Result:
+def _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretrained, device)->Result:
     "The run itself, under the lock: load, build, check layers, write config, evaluate, train, save, evaluate."
     epochs, seed = t["epochs"], t["seed"]
     seed_everything(seed)
@@ -442,7 +444,7 @@ def _run(m, hp, model, data, ood, cfg, t, a, run_dir, out_dir, prompts, pretrain
     logged = _logged_lines(run_dir)
     log = lambda r, label: None if (label, "summary") in logged else log_eval(run_dir, r, model=label)
     preds = {initial: {}, "final": {}}    # per-split logits of both models (kept on the `Result` for calibration plots)
-    metrics = {initial: _evaluate_start(clf, sd, cfg, out_dir, preds[initial])}
+    metrics = {initial: _evaluate_start(clf, sd, cfg, starts, preds[initial])}
     log(metrics[initial], initial)
     seed_everything(seed)
     theta0 = {k: v.detach().clone() for k, v in clf.state_dict().items()} if epochs else None

@@ -194,6 +194,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                    seed:int=0, # seeds everything
                    data_root:str|Path|None=None, # WILDS root
                    out_dir:str|Path="runs", # the runs go to out_dir/<method>-<hash>
+                   starts_dir:str|Path|None=None, # cache of the starting models' evaluations (None: out_dir/.starts)
                    max_items:int|None|str="default", # cap on every split ("default": the benchmark's full size; times `scale`)
                    scale:int=1, # multiplies max_items and epochs
                    size:int|None=None, # image side (None: the benchmark's)
@@ -219,7 +220,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
     cap = None if max_items is None else int(max_items * scale)
     tags = dict(dict(benchmark=bench, experiment="main", id_domain=id_domain, init=init), **(tags or {}))
     common = dict(model=model, data=b["data"], epochs=int((epochs or b["epochs"]) * scale), lr=lr or b["lr"], bs=bs or b["bs"],
-                  wd=wd, seed=seed, out_dir=out_dir, prompts=b["prompts"], pretrained=pretrained, size=size or b["size"],
+                  wd=wd, seed=seed, out_dir=out_dir, starts_dir=starts_dir, prompts=b["prompts"], pretrained=pretrained, size=size or b["size"],
                   max_items=cap, data_root=data_root, progress=progress, device=device, id_domain=id_domain, init=init)
     rows, zs = [], None
     for m in methods:
@@ -325,7 +326,7 @@ def run_spec(spec:dict, # one entry of `plan(part)`
         ft = find_run(d, "ft", spec["seed"], **overrides)
         return experiment_summary(wise_run(ft, d, device=device)).assign(method="wise")
     return run_experiment(spec["bench"], spec["method"], seed=spec["seed"], out_dir=spec_dir(spec, out_dir), tags=tags, device=device,
-                          **{**kw, **overrides})
+                          starts_dir=Path(out_dir)/".starts", **{**kw, **overrides})   # a start is evaluated once for every part
 
 def find_run(folder:str|Path, # a benchmark's results folder
              method:str, seed:int, # the run's method and seed

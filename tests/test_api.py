@@ -113,3 +113,16 @@ def test_bad_inputs(files, tmp_path):
     assert [p.parent for p in tmp_path.glob("*/config.json")] == [res.run_dir]   # failed calls leave no run folder
 
 
+
+
+def test_start_evaluated_once_across_folders(files, tmp_path, monkeypatch):
+    "Runs in different folders that share `starts_dir` evaluate their common starting model once; the second loads it."
+    import rtd_nb.api as api
+    calls = []
+    real = api.evaluate
+    monkeypatch.setattr(api, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    kw = dict(epochs=0, bs=8, out_dir=tmp_path/"a", starts_dir=tmp_path/"starts", progress=False)
+    r1 = fine_tune("tiny-clip", files/"fmnist", "ft", **kw)
+    assert len(calls) == 1 and len(list((tmp_path/"starts").iterdir())) == 1 and not (tmp_path/"a"/".starts").exists()
+    r2 = fine_tune("tiny-clip", files/"fmnist", "lp", **{**kw, "out_dir": tmp_path/"b"})
+    assert len(calls) == 1 and r2.metrics["zeroshot"] == r1.metrics["zeroshot"]
