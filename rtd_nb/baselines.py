@@ -145,8 +145,9 @@ def lora_target_modules(model:nn.Module, # a `Classifier` (or encoder) from `rtd
     if any(isinstance(m, SplitQKVAttention) for m in names.values()): return r".*\.(q_proj|v_proj)"
     mha = [n for n,m in names.items() if isinstance(m, nn.MultiheadAttention)]
     if kind == "image" and any(".visual." in f".{n}" for n in mha): return r".*visual\.transformer\.resblocks\.\d+\.attn"
+    conv = r"(visual|net)\.blocks\.\d+\.\d+\.conv_pwl?"      # EfficientNet: bridged (`visual`) or a probe's backbone (`net`)
+    if kind == "image" and any(re.search(conv + "$", n) for n in names): return ".*" + conv   # not the bridge's text tower
     if any(re.search(r"attention\.self\.(query|value)$", n) for n in names): return r".*attention\.self\.(query|value)"
-    if kind == "image" and any(re.search(r"visual\.blocks\.\d+\.\d+\.conv_pwl?$", n) for n in names): return r".*visual\.blocks\.\d+\.\d+\.conv_pwl?"
     if mha: return r".*transformer\.resblocks\.\d+\.attn"
     raise ValueError(f"no known LoRA target in {type(model).__name__}; pass target_modules= (module names or a regex, see peft.LoraConfig)")
 

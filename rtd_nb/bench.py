@@ -16,7 +16,7 @@ from .core import seed_everything, get_device, median_time
 from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher, StepTimer
 from .evaluate import count_params
-from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES
+from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES, TEXT_TOWER
 from .api import build_classifier
 from .methods import get_method, method_hparams, method_learner
 from .perturb import Perturb
@@ -255,6 +255,8 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
                )->dict:
     "Step time, peak memory and throughput of each method relative to FT on model `key`, plus the teacher floor and the input pipeline."
     methods = dict(BENCH_METHODS if methods is None else methods)
+    skipped = [n for n, s in methods.items() if BENCH_MODELS[key].get("init") == "lp" and parse_spec(s)[0] in TEXT_TOWER]
+    methods = {n: s for n, s in methods.items() if n not in skipped}   # a probe on image features has no text tower
     ft = [n for n, s in methods.items() if parse_spec(s)[0] == "ft"]
     if not ft: raise ValueError("methods must include plain fine-tuning ('ft'): every ratio is relative to it")
     dev = str(get_device(device))
@@ -297,7 +299,7 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
                 input_rel=(extra["load_s"] + extra["perturb_s"]) / ft_s, items_per_s_input=bs / (extra["load_s"] + extra["perturb_s"]))
     return dict(model=key, arch=BENCH_MODELS[key]["model"], bs=bs, device=dev, bf16=torch.device(dev).type == "cuda",
                 isolate=isolate, warmup=warmup, reps=reps, ft_drift=drift, wall_s=time.perf_counter() - t0,
-                methods=rows, floor=floor, pipeline=pipe)
+                methods=rows, floor=floor, pipeline=pipe, skipped=skipped)
 
 # %% ../nbs/40_bench.ipynb #4052872e
 def overhead_table(res:dict, # one `bench_model` result
@@ -328,6 +330,9 @@ def _md(res:dict)->str:
              f"{p['input_rel']:.2f}× the FT step ({p['items_per_s_input']:.0f} items/s).",
              f"FT drift between the first and last run: {res['ft_drift']:+.1%}." if res["isolate"] else
              "Methods interleaved in one process (memory indicative only).", ""]
+    if res.get("skipped"):
+        lines.insert(-1, f"Not run on this model: {', '.join(res['skipped'])} (they need a text tower; this model starts from a "
+                         "linear probe on image features).")
     return "\n".join(lines)
 
 def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`

@@ -133,6 +133,20 @@ def test_split_attention_equivalent():
     assert torch.equal(sa.fuse().in_proj_weight, mha.in_proj_weight)
 
 
+def test_lora_on_the_probe_backbone():
+    "LoRA finds EfficientNet's point-wise convolutions under a linear probe (the Fashion-MNIST-C start) as in the bridged model."
+    from rtd_nb.models import backbone_encoder, Classifier, ClassificationHead
+    enc = load_model("effnet-minilm")
+    bb = backbone_encoder(enc)
+    m = Classifier(bb, ClassificationHead(torch.zeros(3, bb.embed_dim)), ["a", "b", "c"])
+    zs = zeroshot_classifier(enc, ["a", "b", "c"])          # the bridge: its image tower, not its (unused) text tower
+    assert lora_target_modules(m) == lora_target_modules(zs) == r".*(visual|net)\.blocks\.\d+\.\d+\.conv_pwl?"
+    pm = apply_lora(m, r=4)
+    adapted = {n.split(".lora_")[0] for n, p in pm.named_parameters() if "lora_" in n}
+    assert adapted and all(n.split(".")[-1] in ("conv_pw", "conv_pwl") for n in adapted)
+    assert pm(torch.rand(2, 3, 64, 64)).shape == (2, 3)
+
+
 def test_lora_text_minilm():
     "LoRA on MiniLM's query/value: base bit-identical after an epoch on real VADER sentences, merged = base + s·B·A."
     enc = load_model("minilm")

@@ -70,3 +70,12 @@ def test_command_line_from_the_signature(tmp_path):
     js = json.loads((tmp_path/"overhead_cli.json").read_text())
     rows = {m["method"]: m for m in js["results"][0]["methods"]}
     assert rows["RTD"]["spec"] == "rtd --lam-ar 0" and "error" not in rows["RTD"], rows
+
+
+def test_probe_models_skip_text_tower_methods(monkeypatch):
+    "A model that starts from a linear probe has no text tower: Lipsum-FT is listed as not run, not reported as an error."
+    from rtd_nb import bench
+    monkeypatch.setitem(bench.BENCH_MODELS, "tiny-clip", dict(bench.BENCH_MODELS["tiny-clip"], init="lp"))
+    r = bench_model("tiny-clip", {"FT": "ft", "Lipsum-FT": "lipsum"}, warmup=0, reps=1, isolate=False)
+    assert r["skipped"] == ["Lipsum-FT"] and [m["method"] for m in r["methods"]] == ["FT"]
+    assert "Not run on this model: Lipsum-FT" in bench._md(r)
