@@ -622,10 +622,14 @@ def frontier_sentence(benchmark:str, fs:pd.DataFrame, keep:float=0.8, budget:flo
                 f"variant can keep a distinguishable share of it ({k} of {len(fs)} variants have a gain whose interval "
                 f"lies above 0).")
     c = frontier_choice(fs, keep)
-    if c is None:
+    if c is None or c.variant == "rtd":
+        rest = fs[(fs.variant != "rtd") & fs.step_rel.notna()].sort_values("step_rel")
+        what = {"gain": "a gain", "loss": "a loss", "tie": "a tie with FT", "n/a": "no interval"}
+        each = "; ".join(f"{r.variant} at {r.step_rel:.2f}×: {fmt_ci(r.gain)}, {what[verdict(r.gain)]}" for r in rest.itertuples())
         return (f"On {b}, full RTD gains {fmt_ci(fg)} points OOD over FT at {full.step_rel.iloc[0]:.2f}× FT's step "
                 f"time; no cheaper variant keeps ≥ {keep:.0%} of that gain (by point estimate) with an interval "
-                f"above 0 (step times from {src}).")
+                f"above 0{f' ({each})' if each else ''}, so within {budget - 1:.0%} extra compute RTD keeps none of its gain "
+                f"here (step times from {src}).")
     within = "within" if c.step_rel <= budget else "not within"
     return (f"On {b}, full RTD gains {fmt_ci(fg)} points OOD over FT at {full.step_rel.iloc[0]:.2f}× FT's step "
             f"time; the fastest variant that keeps ≥ {keep:.0%} of that gain (by point estimate) with an interval "

@@ -156,6 +156,10 @@ def test_bench_match_and_frontier(built, df):
     lost = fv.reset_index().assign(gain=lambda d: [dict(g, delta=-abs(g["delta"]) - 1, lo=-abs(g["hi"]) - 2, hi=-1., tie=False)
                                                    for g in d.gain])
     assert "a loss" in rp.frontier_sentence("vader", lost) and "not distinguishable" not in rp.frontier_sentence("vader", lost)
+    only = fv.reset_index().assign(gain=lambda d: [dict(g, delta=.005, lo=.001, hi=.009, tie=False) if v == "rtd" else
+                                                   dict(g, delta=0., lo=-.005, hi=.005, tie=True) for v, g in zip(d.variant, d.gain)])
+    s = rp.frontier_sentence("vader", only)                  # only full RTD gains: each cheaper variant's verdict is named
+    assert "keeps none of its gain" in s and s.count("a tie with FT") == len(only) - 1 and "kd_frac=0.5 at" in s
 
 def test_ablation_tables(built, df):
     R, out, _ = built
