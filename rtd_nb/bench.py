@@ -30,6 +30,7 @@ __all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'parse_spec', 'bench_inputs', 'step_
 # %% ../nbs/40_bench.ipynb #95e8736d
 BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd --kd-frac 0.5", "RTD kd_frac=0.25": "rtd --kd-frac 0.25",
                  "RTD kd_frac=0.125": "rtd --kd-frac 0.125", "RTD kd_every=2": "rtd --kd-every 2", "RTD kd_every=4": "rtd --kd-every 4",
+                 "RTD kd_every=4, kd_frac=0.5": "rtd --kd-every 4 --kd-frac 0.5",
                  "RTD AR on x' only": "rtd --ar-on perturbed", "RTD one pass (CE on x')": "rtd --ce-on perturbed",
                  "RTD KD only": "rtd --lam-ar 0", "RTD int8 teacher": "rtd --teacher-dtype int8", "RTD two-pass": "rtd --fused false",
                  "Lipsum-FT": "lipsum", "Lipsum-FT text bank": "lipsum --bank 4096", "LoRA": "lora", "SDFT": "sdft", "CAR-FT": "carft",

@@ -254,6 +254,7 @@ SEEDS = (0, 1, 2)
 TEXT_TOWER = ("lipsum", "carft", "flyp")                                    # need a text tower: not with an image probe
 RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dict(kd_frac=0.25),
                 "kd_frac=0.125": dict(kd_frac=0.125), "kd_every=2": dict(kd_every=2), "kd_every=4": dict(kd_every=4),
+                "kd_every=4, kd_frac=0.5": dict(kd_every=4, kd_frac=0.5),
                 "ar_on=perturbed": dict(ar_on="perturbed"), "one pass (ce_on=perturbed)": dict(ce_on="perturbed")}
 SWEEP_ALPHAS = (0.25, 0.5, 0.75)                                            # α = 0 and 1 are the runs' own two models
 PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")               # the parts of `plan`, in the paper's order

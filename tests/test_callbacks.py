@@ -327,6 +327,17 @@ def test_one_pass_floor_trains_on_perturbed(data):
     with pytest.raises(ValueError, match="kd_frac=1"): RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_frac=0.5)
 
 
+def test_kd_every_and_kd_frac_combine(data):
+    "kd_every=2 with kd_frac=0.5: the terms run on every 2nd step only, there on half the batch (4 of 8 rows, clean + x')."
+    learn = learner(data, [("rtd", dict(kd_every=2, kd_frac=0.5, lam_ar=1.))])
+    rtd, seen = learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0], []
+    real = rtd._teacher
+    rtd._teacher = lambda x, ar: seen.append(len(x)) or real(x, ar)
+    df = loss_terms(quiet_fit(learn, 2))
+    assert len(df) == 4 and df.kd.iloc[[0, 2]].notna().all() and df.kd.iloc[[1, 3]].isna().all()
+    assert seen == [8, 8] and hooks_left(learn) == 0      # the teacher ran twice, on 4 clean + 4 perturbed rows
+
+
 def test_lipsum_bank_equals_fresh_given_the_same_texts(data):
     "A bank of N ≤ M texts drawn by the same seeded generator is used whole: the same texts as fresh mode's first step."
     (rf, _, lf), (rb, _, lb) = (_one_step(data, lambda t, b=b: [LipsumCallback(t, M=16, bank=b)]) for b in (0, 16))
