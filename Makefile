@@ -2,6 +2,8 @@
 #   make paper  - set up everything, then run the main job on the embedded real data
 #   make test   - set up everything, then run every test (export and clean checks, every notebook once, pytest)
 .PHONY: setup paper test docs screenshots bench readme export
+# make bench runs this many isolated measurements side by side, each with its share of the cores (1 on a GPU)
+BENCH_JOBS ?= 2
 
 setup:
 	bash tools/setup.sh
@@ -25,8 +27,9 @@ screenshots: setup
 	RTD_SCREENSHOTS=docs/img .venv/bin/python -m pytest tests/test_docs.py -q -p no:cacheprovider -k screenshots
 
 # step time and peak memory of every method relative to plain fine-tuning -> results/bench/overhead.{json,md}
+# (BENCH_JOBS processes side by side; each ratio pairs a method with FT in its own process)
 bench: setup
-	.venv/bin/python bench/run.py
+	.venv/bin/python bench/run.py --jobs $(BENCH_JOBS)
 
 # README.md from nbs/index.ipynb
 readme: setup

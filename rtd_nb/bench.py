@@ -5,6 +5,7 @@
 # %% ../nbs/40_bench.ipynb #489a6566
 from __future__ import annotations
 import copy, gc, json, os, platform, resource, shlex, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
@@ -207,6 +208,7 @@ def measure_method(inp:dict, # from `bench_inputs`
 def _child():
     "Entry point of an isolated measurement: JSON arguments on stdin, JSON result on the last line of stdout."
     a = json.loads(sys.stdin.read())
+    if a.get("threads"): torch.set_num_threads(int(a["threads"]))   # its share of the cores when children run side by side
     for p in a.get("patches", []): _load_patch(p)
     inp = bench_inputs(a["key"], a["bs"], a["seed"], a["device"])
     res = measure_method(inp, a["spec"], a["warmup"], a["reps"])
@@ -216,8 +218,8 @@ def _load_patch(path:str):
     "Run a Python file (e.g. one that registers patched methods) before measuring."
     import runpy; runpy.run_path(str(path), run_name="rtd_nb_bench_patch")
 
-def _isolated(key, spec, bs, seed, device, warmup, reps, patches)->dict:
-    args = dict(key=key, spec=spec, bs=bs, seed=seed, device=device, warmup=warmup, reps=reps, patches=list(patches))
+def _isolated(key, spec, bs, seed, device, warmup, reps, patches, threads=None)->dict:
+    args = dict(key=key, spec=spec, bs=bs, seed=seed, device=device, warmup=warmup, reps=reps, patches=list(patches), threads=threads)
     r = subprocess.run([sys.executable, "-c", "from rtd_nb.bench import _child; _child()"], input=json.dumps(args),
                        capture_output=True, text=True)
     if r.returncode != 0: raise RuntimeError(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}")
@@ -250,6 +252,7 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
                 warmup:int=1, # untimed steps per method
                 reps:int=5, # timed steps per method (median and quartiles reported)
                 isolate:bool=True, # one fresh process per method (honest memory) vs. interleaved in this process
+                jobs:int=1, # isolated processes running side by side, each with its share of the cores (1 on a GPU)
                 seed:int=0, # seeds weights, data and batch (the same in every process)
                 device=None, # default: CUDA if present
                 patches:tuple=(), # Python files run first in every process (e.g. registering patched methods)
@@ -265,14 +268,18 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
     for p in patches: _load_patch(p)
     t0 = time.perf_counter()
     if isolate:
-        raw = {}
-        for n in [ft[0], *[n for n in methods if n != ft[0]], "_FT_again"]:
+        threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+        def one(n):
             s = methods.get(n, methods[ft[0]])
-            try: raw[n] = _isolated(key, s, bs, seed, dev, warmup, reps, patches)
-            except Exception as e: raw[n] = dict(spec=s, error=str(e))
-            print(f"[bench] {key} {n}: " + (f"{raw[n]['step_s']:.3g} s/step, {raw[n]['peak_mb']:.0f} MB" if "error" not in raw[n]
-                  else raw[n]["error"]), file=sys.stderr, flush=True)
-        again = raw.pop("_FT_again")
+            try: r = _isolated(key, s, bs, seed, dev, warmup, reps, patches, threads)
+            except Exception as e: r = dict(spec=s, error=str(e))
+            print(f"[bench] {key} {n}: " + (f"{r['step_s']:.3g} s/step, {r['peak_mb']:.0f} MB" if "error" not in r
+                  else r["error"]), file=sys.stderr, flush=True)
+            return r
+        rest = [n for n in methods if n != ft[0]]
+        raw = {ft[0]: one(ft[0])}                                    # FT alone first, and again alone last (drift)
+        with ThreadPoolExecutor(max(1, jobs)) as ex: raw.update(zip(rest, ex.map(one, rest)))   # `jobs` children at a time
+        again = one("_FT_again")
         ref = raw[ft[0]]
         if "error" in ref: raise RuntimeError(f"FT failed on {key}: {ref['error']}")
         drift = again.get("step_s", float("nan")) / ref["step_s"] - 1
@@ -299,7 +306,7 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
     pipe = dict(load_s=extra["load_s"], perturb_s=extra["perturb_s"], step_s=ft_s,
                 input_rel=(extra["load_s"] + extra["perturb_s"]) / ft_s, items_per_s_input=bs / (extra["load_s"] + extra["perturb_s"]))
     return dict(model=key, arch=BENCH_MODELS[key]["model"], bs=bs, device=dev, bf16=torch.device(dev).type == "cuda",
-                isolate=isolate, warmup=warmup, reps=reps, ft_drift=drift, wall_s=time.perf_counter() - t0,
+                isolate=isolate, jobs=jobs if isolate else 1, warmup=warmup, reps=reps, ft_drift=drift, wall_s=time.perf_counter() - t0,
                 methods=rows, floor=floor, pipeline=pipe, skipped=skipped)
 
 # %% ../nbs/40_bench.ipynb #4052872e
@@ -320,8 +327,9 @@ def _md(res:dict)->str:
     t = t.rename(columns=dict(step_s="step (s)", step_rel="step / FT", peak_mb="peak MB", mem_rel="memory / FT", items_per_s=unit,
                               setup_s="setup (s)"))
     f, p = res["floor"], res["pipeline"]
+    side = f"; {res['jobs']} processes side by side, each with its share of the cores" if res.get("jobs", 1) > 1 else ""
     lines = [f"### {res['model']} ({res['arch']}, batch {res['bs']}, {res['device']}{', bf16' if res['bf16'] else ''}; "
-             f"{res['reps']} timed cycles after {res['warmup']} warm-up cycle(s) per method)", "",
+             f"{res['reps']} timed cycles after {res['warmup']} warm-up cycle(s) per method{side})", "",
              t.to_markdown(floatfmt=".3g"), "",
              f"One inference-mode teacher forward on the batch: {f['teacher_fwd_s']:.3g} s = {f['teacher_fwd_rel']:.2f}× an FT step "
              f"(a method consulting the teacher on r× the batch's rows every step adds about r × {f['teacher_fwd_rel']:.2f}, "
@@ -342,6 +350,7 @@ def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
               warmup:int=1, # untimed steps per method
               reps:int|dict=5, # timed steps per method (median and quartiles reported); a dict maps a model to its own
               isolate:bool=True, # a fresh process per method (honest memory); False: interleaved in this process
+              jobs:int=1, # isolated processes side by side, each with its share of the cores (keep 1 on a GPU)
               bs:dict|None=None, # per-model batch size overrides (default: each model's `BENCH_MODELS` batch)
               seed:int=0, # seeds weights, data and batch (the same in every process)
               device=None, # default: CUDA if present
@@ -351,7 +360,7 @@ def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
     "Benchmark every method on every model; write `overhead[_tag].json` and `overhead[_tag].md` to `out_dir`."
     t0 = time.perf_counter()
     nrep = lambda k: reps.get(k, 5) if isinstance(reps, dict) else reps
-    res = [bench_model(k, methods, (bs or {}).get(k), warmup, nrep(k), isolate, seed, device, patches) for k in models]
+    res = [bench_model(k, methods, (bs or {}).get(k), warmup, nrep(k), isolate, jobs, seed, device, patches) for k in models]
     meta = dict(date=datetime.now(timezone.utc).isoformat(timespec="seconds"), python=platform.python_version(),
                 torch=torch.__version__, machine=platform.machine(), cpus=os.cpu_count(), threads=torch.get_num_threads(),
                 loadavg=list(os.getloadavg()) if hasattr(os, "getloadavg") else None, patches=[str(p) for p in patches],

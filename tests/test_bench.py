@@ -40,10 +40,11 @@ def test_tiny_run_writes_wellformed_table(tmp_path):
 
 
 def test_isolated_processes(tmp_path):
-    r = bench_model("tiny-clip", {"FT": "ft"}, warmup=0, reps=1, isolate=True)
-    ft = r["methods"][0]
-    assert "error" not in ft, ft
+    r = bench_model("tiny-clip", {"FT": "ft", "RTD": "rtd --lam-ar 0"}, warmup=0, reps=1, isolate=True, jobs=2)
+    ft, rtd = r["methods"]
+    assert "error" not in ft and "error" not in rtd, r["methods"]
     assert ft["step_rel"] == 1 and math.isfinite(r["ft_drift"]) and "VmHWM" in ft["memory_measure"]
+    assert rtd["step_rel_from"] == "pairs" and r["jobs"] == 2            # children side by side, each paired with FT
 
 
 def test_tag_and_setup_time(tmp_path):
@@ -62,7 +63,7 @@ def test_command_line_from_the_signature(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--help"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0
     for o in ("--models", "--methods", "--out-dir", "--out", "--warmup", "--reps", "--model-reps", "--isolate", "--in-process",
-              "--seed", "--device", "--patches", "--tag", "--bs"): assert o in r.stdout, o
+              "--seed", "--device", "--patches", "--tag", "--bs", "--jobs"): assert o in r.stdout, o
     r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--models", "tiny-clip", "--methods", "FT=ft", "RTD=rtd --lam-ar 0",
                         "--in-process", "--warmup", "0", "--reps", "1", "--out", tmp_path, "--tag", "cli"],
                        capture_output=True, text=True, timeout=600)
