@@ -154,6 +154,8 @@ def gram_volume(*views:Tensor, # k ≥ 2 views' features of the same batch, each
     if len(views) < 2: raise ValueError(f"gram_volume needs at least 2 views of the batch, got {len(views)}")
     if len({v.shape for v in views}) != 1:
         raise ValueError(f"gram_volume: the views' features have shapes {[tuple(v.shape) for v in views]}; pass views of the same batch")
-    f = F.normalize(torch.stack(_promote(*[v.reshape(v.shape[0], -1) for v in views]), 1), dim=-1)   # (B, k, D)
+    dt = _promote(views[0])[0].dtype
+    # float64: identical views give a singular Gram matrix, whose float32 det (~1e-9) the square root would lift to ~3e-5
+    f = F.normalize(torch.stack([v.reshape(v.shape[0], -1).double() for v in views], 1), dim=-1)   # (B, k, D)
     det = torch.linalg.det(f @ f.transpose(1, 2)).clamp_min(0)
-    return ((det + 1e-12).sqrt() - 1e-6).mean()
+    return ((det + 1e-12).sqrt() - 1e-6).mean().to(dt)
