@@ -13,10 +13,15 @@ __all__ = ['kd_loss', 'ar_loss_per_layer', 'ar_loss', 'lipsum_energies', 'lipsum
            'gram_volume']
 
 # %% ../nbs/03_losses.ipynb #ab32b909
+def _common_dtype(*ts:Tensor)->torch.dtype:
+    "The dtype `ts` meet in: at least float32 (fp16/bf16 → fp32; fp64 kept)."
+    dt = torch.float32
+    for t in ts: dt = torch.promote_types(dt, t.dtype)
+    return dt
+
 def _promote(*ts:Tensor)->tuple[Tensor, ...]:
     "Cast to at least float32 (fp16/bf16 → fp32; fp64 kept)."
-    dt = torch.promote_types(ts[0].dtype, torch.float32)
-    for t in ts[1:]: dt = torch.promote_types(dt, t.dtype)
+    dt = _common_dtype(*ts)
     return tuple(t.to(dt) for t in ts)
 
 def _check_same(a:Tensor, b:Tensor, what:str, fix:str):
@@ -154,7 +159,7 @@ def gram_volume(*views:Tensor, # k ≥ 2 views' features of the same batch, each
     if len(views) < 2: raise ValueError(f"gram_volume needs at least 2 views of the batch, got {len(views)}")
     if len({v.shape for v in views}) != 1:
         raise ValueError(f"gram_volume: the views' features have shapes {[tuple(v.shape) for v in views]}; pass views of the same batch")
-    dt = _promote(views[0])[0].dtype
+    dt = _common_dtype(*views)                                    # the views' common dtype, as before this used float64
     # float64: identical views give a singular Gram matrix, whose float32 det (~1e-9) the square root would lift to ~3e-5
     f = F.normalize(torch.stack([v.reshape(v.shape[0], -1).double() for v in views], 1), dim=-1)   # (B, k, D)
     det = torch.linalg.det(f @ f.transpose(1, 2)).clamp_min(0)
