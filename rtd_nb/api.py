@@ -8,7 +8,7 @@ import json, os, platform, struct, sys, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn as nn, open_clip
+import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastcore.meta import delegates
 from fastprogress.fastprogress import IN_NOTEBOOK
 from fastai.learner import Learner
@@ -17,7 +17,7 @@ from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine
 from fastai.data.load import DataLoader
 import fastai.callback.progress  # progress bars (and `Learner.no_bar`)
 from .core import seed_everything, write_config, config_hash, check_positive, check_nonneg, append_metrics
-from .models import load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder
+from .models import load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder, is_openclip, openclip
 from .data import ShiftData
 from .callbacks import StepTimer, epoch_terms, default_ar_layers
 from .methods import get_method, check_hparams, prepare_model, method_learner
@@ -47,8 +47,8 @@ def check_model(model, # a model name, or a built model (`nn.Module`)
     if pretrained is not None and not isinstance(pretrained, (str, Path)):
         raise BadInputError(f"pretrained must be a tag, a checkpoint path or {RANDOM!r}, got {pretrained!r}")
     arch, _, tag = str(model).partition(":")
-    if arch in open_clip.list_models() and not tag and pretrained is None:
-        tags = open_clip.list_pretrained_tags_by_model(arch)
+    if not tag and pretrained is None and is_openclip(arch):
+        tags = openclip().list_pretrained_tags_by_model(arch)
         if tags:
             raise BadInputError(f"{arch} was given without pretrained weights, which would train a randomly initialised CLIP: pass "
                                 f"pretrained= (--pretrained) a tag ({', '.join(tags[:4])}{', …' if len(tags) > 4 else ''}) or a "

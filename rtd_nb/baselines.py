@@ -10,7 +10,6 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as 
 from torch import Tensor
 from fastcore.basics import patch
 from fastai.callback.core import Callback
-from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 from .core import check_nonneg, check_positive
 from .callbacks import frozen_teacher, FrozenTeacher, LossTermsCallback, EvalModeStudent, loss_terms
 from .losses import gram_volume
@@ -399,6 +398,7 @@ class CARFT(HeadInput):
         if not names: raise ValueError("CAR-FT needs the class names: pass classnames= or use a Classifier built with them")
         if not hasattr(getattr(t, "encoder", None), "encode_text"): raise TypeError("CAR-FT needs a model with a text tower (`encoder.encode_text`) for its contexts")
         kind = getattr(t, "input_kind", "image")
+        if not self.templates and kind == "image": from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
         tpl = self.templates or (list(OPENAI_IMAGENET_TEMPLATES) if kind == "image" else TEXT_CONTEXTS)
         self.contexts = context_embeddings(t.encoder, names, tpl)
 

@@ -17,9 +17,9 @@ from .core import seed_everything, get_device, median_time
 from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher, StepTimer
 from .evaluate import count_params
-from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES, TEXT_TOWER
+from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES, input_kind
 from .api import build_classifier
-from .methods import get_method, method_hparams, method_learner
+from .methods import get_method, method_hparams, method_learner, runs_from
 from .perturb import Perturb
 from .cli import _Parser, _post, add_signature_args, parse_hparams
 
@@ -259,7 +259,8 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
                )->dict:
     "Step time, peak memory and throughput of each method relative to FT on model `key`, plus the teacher floor and the input pipeline."
     methods = dict(BENCH_METHODS if methods is None else methods)
-    skipped = [n for n, s in methods.items() if BENCH_MODELS[key].get("init") == "lp" and parse_spec(s)[0] in TEXT_TOWER]
+    bm = BENCH_MODELS[key]
+    skipped = [n for n, s in methods.items() if not runs_from(parse_spec(s)[0], bm.get("init", "zeroshot"), input_kind(bm))]
     methods = {n: s for n, s in methods.items() if n not in skipped}   # a probe on image features has no text tower
     ft = [n for n, s in methods.items() if parse_spec(s)[0] == "ft"]
     if not ft: raise ValueError("methods must include plain fine-tuning ('ft'): every ratio is relative to it")

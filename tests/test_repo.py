@@ -89,3 +89,16 @@ def test_experiment_notebooks_do_not_copy_the_benchmarks():
         vals = {t.targets[0].id: ast.literal_eval(t.value) for t in ast.parse(src).body if isinstance(t, ast.Assign)}
         for k in ("lam_kd", "lam_ar", "T", "lr", "bs", "epochs", "size", "model", "pretrained"):
             assert vals.get(k, None) in (None, "default") or (k == "model" and vals[k] == BENCHMARKS[NB_BENCH[nb]]["model"]), (nb, k, vals.get(k))
+
+def test_heavy_back_ends_imported_on_first_use():
+    """Importing the API, the experiments and the report loads none of open_clip, timm, peft or torchmetrics (each costs
+    seconds of CPU per process, paid by every CLI call and notebook that never uses them); computing a metric imports
+    torchmetrics then."""
+    code = ("import sys, rtd_nb.api, rtd_nb.experiments, rtd_nb.report, rtd_nb.cli\n"
+            "heavy = ('open_clip', 'timm', 'peft', 'torchmetrics')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n"
+            "import torch; from rtd_nb.evaluate import split_metrics; split_metrics(torch.eye(2), torch.arange(2))\n"
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[:2] == ["[]", "['torchmetrics']"], r.stdout

@@ -340,7 +340,10 @@ def test_fixture_follows_the_runner():
     "The fixture's RTD variants, text-tower methods and ablation cells are the runner's (rtd_nb.experiments)."
     from rtd_nb import experiments as ex
     from fixtures import synthetic as fx
-    assert fx.RTD_VARIANTS == ex.RTD_VARIANTS and set(fx.TEXT_TOWER) == set(ex.TEXT_TOWER) == set(rp.NEEDS_TEXT_TOWER)
+    assert fx.RTD_VARIANTS == ex.RTD_VARIANTS
+    for b, B in fx.BENCH.items():                       # the fixture's methods per benchmark are the plan's
+        assert B["kind"] == ex.input_kind(ex.benchmark(b)) and B["init"] == ex.benchmark(b)["init"]
+        assert [m for m in ex.MAIN_METHODS if m in fx.methods_run(b, ex.MAIN_METHODS)] == ex._methods_for(b, ex.MAIN_METHODS)
     assert set(fx.SEEDED) == set(ex.SEEDED)
     names = {c["ablation"] for c in ex.ablation_cells("vader")}
     assert {"grid", "kd-only", "ar-only", "perturb=synonym", "perturb=swap", "layers=early", "layers=middle",
