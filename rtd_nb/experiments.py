@@ -18,11 +18,12 @@ from .baselines import wise_merge
 
 # %% auto #0
 __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'MAIN_METHODS', 'EXTRAS', 'SEEDED',
-           'SEEDS', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID', 'AR_LAYERS',
-           'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs', 'reliability_frame',
-           'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment', 'runs_table', 'input_kind',
-           'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce', 'run_data',
-           'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells', 'ablation_plan', 'experiment_summary']
+           'LR_SCALE', 'SEEDS', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID',
+           'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs',
+           'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment',
+           'runs_table', 'input_kind', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce',
+           'run_data', 'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells', 'ablation_plan',
+           'experiment_summary']
 
 # %% ../nbs/11_experiments.ipynb #810b35ec
 VISION_PERTURBATIONS = ["blur", "jitter", "jpeg", "noise", "motion"]
@@ -250,6 +251,7 @@ def runs_table(out_dir:str|Path, # a folder of run folders
 
 # %% ../nbs/11_experiments.ipynb #56f79446
 SEEDED = ("ft", "lpft", "wise", "lora", "lipsum", "flyp", "carft", "rtd")   # 3 seeds in the main tables; the rest 1 seed
+LR_SCALE = {"lora": 10.}   # LoRA trains its adapters at 10× full fine-tuning's rate (Hu et al. 2021: 4e-4–5e-4 vs 1e-5–3e-5)
 SEEDS = (0, 1, 2)
 
 RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dict(kd_frac=0.25),
@@ -263,6 +265,10 @@ def input_kind(cfg:dict, # a `BENCHMARKS` or `BENCH_MODELS` entry
               )->str:
     "'image' for a benchmark or benchmark model with an image size, else 'text'."
     return "image" if cfg.get("size") else "text"
+
+def _lr(bench:str, method:str)->dict:
+    "The run's learning rate when the method's own differs from the benchmark's (`LR_SCALE`); else nothing."
+    return dict(lr=float(f"{benchmark(bench)['lr'] * LR_SCALE[method]:.6g}")) if method in LR_SCALE else {}
 
 def _methods_for(bench:str, methods)->list:
     "The methods a benchmark can run (`runs_from`); LP-FT from a probe start is FT, so it is left out."
@@ -280,7 +286,8 @@ def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
                for d in VADER_DOMAINS for i in ("zeroshot", "lp")]
         return out + [S(part=part, bench="fmnist-c", method="ft", seed=seeds[0], kw=dict(init=i, extras=())) for i in ("zeroshot", "lp")]
     if part == "main":
-        return [S(part=part, bench=b, method=m, seed=s, kw=dict(keep_weights=("ft", "lipsum", "rtd", "carft", "flyp", "lora", "lpft")))
+        return [S(part=part, bench=b, method=m, seed=s, kw=dict(keep_weights=("ft", "lipsum", "rtd", "carft", "flyp", "lora", "lpft"),
+                                                                **_lr(b, m)))
                 for b in benchmarks for s in seeds for m in _methods_for(b, MAIN_METHODS) if m in SEEDED or s == seeds[0]]
     if part == "frontier":
         return [S(part=part, bench=b, method="rtd", seed=seeds[0], kw=dict(hparams={"rtd": hp}, extras=(), tags=dict(variant=v)))

@@ -118,6 +118,7 @@ def collect(root:str|Path, # a results root (or any folder below it)
                        id_domain=tags.get("id_domain", _first(df, "cfg.id_domain", base.get("id_domain"))),
                        init=_first(df, "cfg.init", tags.get("init", base.get("init"))), initial=initial,
                        model_name=_first(df, "cfg.model", base.get("model")), kind=_first(df, "cfg.kind", base.get("kind")),
+                       lr=_first(df, "cfg.lr", base.get("lr")),
                        derived_from=_first(df, "cfg.derived_from"),
                        perturbations=", ".join(map(str, pert)) if isinstance(pert, list) else pert,
                        hparams=json.dumps(hp if isinstance(hp, dict) else {}, sort_keys=True), run_dir=str(rd))
@@ -427,6 +428,10 @@ def main_notes(root:str|Path, benchmark:str, df:pd.DataFrame|None=None)->list:
     if tower: out.append(f"{_names(tower)} {'needs' if len(tower) == 1 else 'need'} a text tower, which the "
                          "linear-probe image start lacks: not run.")
     if lpft: out.append("LP-FT from a linear-probe start is FT: its row is FT's.")
+    lrs = main[main.benchmark == benchmark].dropna(subset=["lr"]).groupby("label").lr.first()
+    own = {m: v for m, v in lrs.items() if m != "train" and not is_start(m) and "ft" in lrs and v != lrs["ft"]}
+    if own: out.append(f"Learning rate {lrs['ft']:g} for every method but " +
+                       ", ".join(f"{method_name(m)} ({v:g}: its own rate)" for m, v in own.items()) + ".")
     rest = [m for m in absent if m not in tower + lpft]
     if rest: out.append(f"Not run on this benchmark: {_names(rest)}.")
     if main_deltas(root, benchmark, df).drop(index="ft", errors="ignore").isna().any().any():
