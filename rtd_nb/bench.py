@@ -19,7 +19,7 @@ from .callbacks import InputNoise, frozen_teacher, StepTimer
 from .evaluate import count_params
 from .experiments import VISION_PERTURBATIONS, TEXT_PERTURBATION_NAMES, input_kind
 from .api import build_classifier
-from .methods import get_method, method_hparams, method_learner, runs_from
+from .methods import METHODS, get_method, method_hparams, method_learner, runs_from
 from .perturb import Perturb
 from .cli import _Parser, _post, add_signature_args, parse_hparams
 
@@ -260,7 +260,8 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
     "Step time, peak memory and throughput of each method relative to FT on model `key`, plus the teacher floor and the input pipeline."
     methods = dict(BENCH_METHODS if methods is None else methods)
     bm = BENCH_MODELS[key]
-    skipped = [n for n, s in methods.items() if not runs_from(parse_spec(s)[0], bm.get("init", "zeroshot"), input_kind(bm))]
+    skipped = [n for n, s in methods.items()         # an unknown method is not skipped: its row reports the error
+               if parse_spec(s)[0] in METHODS and not runs_from(parse_spec(s)[0], bm.get("init", "zeroshot"), input_kind(bm))]
     methods = {n: s for n, s in methods.items() if n not in skipped}   # a probe on image features has no text tower
     ft = [n for n, s in methods.items() if parse_spec(s)[0] == "ft"]
     if not ft: raise ValueError("methods must include plain fine-tuning ('ft'): every ratio is relative to it")

@@ -112,7 +112,7 @@ def runs_from(method:str|Method, # a method or its name
               kind:str="text", # the model's inputs: "text" or "image"
              )->bool:
     "Whether `method` can fine-tune from start `init` of a `kind` model: an image probe start has no text tower."
-    return not (get_method(method).needs_text and init == "lp" and kind == "image")
+    return not (init == "lp" and kind == "image" and get_method(method).needs_text)
 
 # %% ../nbs/06a_methods.ipynb #6f7cc011
 def prepare_model(method:str|Method, # a method or its name
