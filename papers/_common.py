@@ -12,7 +12,8 @@ def _placeholder(path:Path, msg:str):
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 1.6)); ax.axis("off")
-    ax.text(.5, .5, "Not generated yet:\n" + "\n".join(textwrap.wrap(msg, 90)), ha="center", va="center", fontsize=8, color="0.3")
+    ax.text(.5, .5, "Not generated yet:\n" + "\n".join(textwrap.wrap(msg, 90)), ha="center", va="center", fontsize=8,
+            color="0.3")
     fig.savefig(path, dpi=100); plt.close(fig)
 
 def make_outputs(results:str|Path, # results root

@@ -52,7 +52,8 @@ def main(argv=None)->int:
             mod = importlib.import_module(s)
             st = _common.make_outputs(a.results, out, mod.OUTPUTS, df=df, name=s)
             status = "missing" if st["missing"] else "ok"
-            note = st["missing"][0][1] if st["missing"] else ", ".join(Path(p).relative_to(out).as_posix() for p in st["written"])
+            note = (st["missing"][0][1] if st["missing"]
+                    else ", ".join(Path(p).relative_to(out).as_posix() for p in st["written"]))
         except Exception as e:
             errors += 1; status, note = "ERROR", f"{type(e).__name__}: {e}"
             traceback.print_exc()
@@ -64,7 +65,8 @@ def main(argv=None)->int:
     print(f"\n[build] results: {a.results} → {out}")
     for s, status, t, note in rows: print(f"  {s:<16} {status:<8} {t:5.1f}s  {note}")
     missing = sum(r[1] == "missing" for r in rows)
-    print(f"[build] {len(rows) - missing - errors} ok, {missing} missing, {errors} errors in {time.perf_counter() - t00:.0f}s")
+    print(f"[build] {len(rows) - missing - errors} ok, {missing} missing, "
+          f"{errors} errors in {time.perf_counter() - t00:.0f}s")
     if a.render and not errors:
         import render
         render.main(["--dir", str(out)])

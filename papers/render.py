@@ -35,10 +35,14 @@ def to_html_markdown_it(md:str)->str:
     meta, body = _front(md)
     body = re.sub(r"(\)|^#+ .*?)\{[#.][^}]*\}", r"\1", body, flags=re.M)
     head = f"<h1>{html.escape(str(meta.get('title', '')))}</h1>\n"
-    if meta.get("abstract"): head += f"<div class='abstract'><p><b>Abstract.</b> {MarkdownIt().render(str(meta['abstract']))}</p></div>\n"
-    css = "body{max-width:60em;margin:auto;font-family:sans-serif;line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(str(meta.get('title', 'paper')))}</title>"
-            f"<style>{css}</style></head><body>{head}{MarkdownIt('commonmark').enable('table').render(body)}</body></html>")
+    if meta.get("abstract"):
+        head += f"<div class='abstract'><p><b>Abstract.</b> {MarkdownIt().render(str(meta['abstract']))}</p></div>\n"
+    css = ("body{max-width:60em;margin:auto;font-family:sans-serif;line-height:1.5}table{border-collapse:collapse}"
+           "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(str(meta.get('title', 'paper')))}</title>"
+            f"<style>{css}</style></head><body>{head}"
+            f"{MarkdownIt('commonmark').enable('table').render(body)}</body></html>")
 
 def main(argv=None)->int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -46,7 +50,8 @@ def main(argv=None)->int:
     ap.add_argument("--qmd", default=str(HERE/"paper.qmd"), help="the Quarto source (default: papers/paper.qmd)")
     ap.add_argument("--out", default=None, help="output HTML (default: <dir>/paper.html)")
     ap.add_argument("--engine", choices=["auto", "pandoc", "markdown-it"], default="auto")
-    ap.add_argument("--embed", action="store_true", help="pandoc: embed the figures in the HTML (one self-contained file)")
+    ap.add_argument("--embed", action="store_true",
+                    help="pandoc: embed the figures in the HTML (one self-contained file)")
     a = ap.parse_args(argv)
     d = Path(a.dir).resolve(); out = Path(a.out).resolve() if a.out else d/"paper.html"
     md = expanded(d, Path(a.qmd))

@@ -30,13 +30,15 @@ def expand_shortcodes(text:str,          # Quarto Markdown
     def inc(m):
         p = base/m.group(1)
         if not p.exists():
-            if strict: raise FileNotFoundError(f"include {m.group(1)} not found in {base}: run `python papers/build.py --results <R>` first")
+            if strict: raise FileNotFoundError(f"include {m.group(1)} not found in {base}: "
+                                               f"run `python papers/build.py --results <R>` first")
             return f"**Missing: `{m.group(1)}`**"
         return expand_shortcodes(p.read_text(), p.parent, variables, strict, depth + 1)
     def var(m):
         k = m.group(1)
         if k not in variables:
-            if strict: raise KeyError(f"{{{{< var {k} >}}}} is not defined in the variables: add it to rtd_nb.report.paper_values")
+            if strict: raise KeyError(f"{{{{< var {k} >}}}} is not defined in the variables: "
+                                      f"add it to rtd_nb.report.paper_values")
             return f"**?{k}?**"
         return str(variables[k])
     return RE_VAR.sub(var, RE_INCLUDE.sub(inc, text))

@@ -24,11 +24,13 @@ __all__ = ['TEACHER_DTYPES', 'FrozenTeacher', 'frozen_teacher', 'EvalModeStudent
 
 # %% ../nbs/05_callbacks.ipynb #61048bc9
 class FrozenTeacher:
-    "A frozen, eval-locked model that no `Learner`, optimizer or parent module can see; calling it runs under `no_grad`."
+    ("A frozen, eval-locked model that no `Learner`, optimizer or parent module can see; "
+     "calling it runs under `no_grad`.")
     def __init__(self, model:nn.Module, # the model to freeze (not copied: see `frozen_teacher`)
                 ):
         if isinstance(model, FrozenTeacher): model = model.module
-        if not isinstance(model, nn.Module): raise TypeError(f"FrozenTeacher needs an nn.Module, got {type(model).__name__}")
+        if not isinstance(model, nn.Module): raise TypeError(f"FrozenTeacher needs an nn.Module, "
+                                                             f"got {type(model).__name__}")
         model.requires_grad_(False).eval()
         self._box = [model]  # a plain list: never registered as a submodule
 
@@ -57,7 +59,8 @@ def frozen_teacher(model:nn.Module, # the pretrained (or zero-shot) model, befor
 
 # %% ../nbs/05_callbacks.ipynb #6be05c66
 class EvalModeStudent(Callback):
-    "Train with every module of the student in eval mode (dropout off, BatchNorm on its running statistics), as the teacher runs."
+    ("Train with every module of the student in eval mode (dropout off, BatchNorm on its running statistics), "
+     "as the teacher runs.")
     order = -9  # right after fastai's `TrainEvalCallback` (order -10) has called `model.train()`
     def before_train(self): self.learn.model.eval()
 
@@ -141,7 +144,8 @@ def loss_terms(learn:Learner, # a learner after (or during) a fit with regularis
               )->pd.DataFrame:
     "One row per training batch: iter, epoch, ce, each regulariser term (unweighted), and the total loss."
     rows = getattr(learn.recorder, "loss_terms", None)
-    if not rows: raise ValueError("no loss terms recorded: fit with a regulariser callback (e.g. `method_learner(model, dls, 'rtd')`) first")
+    if not rows: raise ValueError("no loss terms recorded: fit with a regulariser callback "
+                                  "(e.g. `method_learner(model, dls, 'rtd')`) first")
     return pd.DataFrame(list(rows.values()))
 
 def epoch_terms(learn:Learner, # a learner after a fit with regulariser callbacks
@@ -152,7 +156,8 @@ def epoch_terms(learn:Learner, # a learner after a fit with regulariser callback
 
 # %% ../nbs/05_callbacks.ipynb #627a8e03
 class TaskLoss(LossTermsCallback):
-    "Log the task loss `ce` (and the total `loss`) of every training batch: the first entry of every method's loss terms."
+    ("Log the task loss `ce` (and the total `loss`) of every training batch: "
+     "the first entry of every method's loss terms.")
     order = -8
     def after_loss(self): self.add_terms()
 
@@ -172,7 +177,8 @@ class InputNoise:
                 )->Tensor:
         if x.is_floating_point(): return (x + self.sigma*torch.randn_like(x)).clamp(0, 1)
         tok = self.tokenizer or getattr(getattr(model, "encoder", model), "tokenizer", None)
-        if tok is None: raise ValueError("InputNoise needs a tokenizer for token ids: pass `tokenizer=encoder.tokenizer` or the model")
+        if tok is None: raise ValueError("InputNoise needs a tokenizer for token ids: "
+                                         "pass `tokenizer=encoder.tokenizer` or the model")
         special = torch.tensor(sorted(tok.special_ids | {tok.pad_id}), device=x.device)
         can = ~torch.isin(x, special)
         swap = can & (torch.rand(x.shape, device=x.device) < self.p)
@@ -215,7 +221,8 @@ def _bn_layers(model:nn.Module)->list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 class _ArmLast(Callback):
-    "Calls `owner._arm()` as the last `before_batch` action of a training batch (so no other callback can fail after it)."
+    ("Calls `owner._arm()` as the last `before_batch` action of a training batch "
+     "(so no other callback can fail after it).")
     run_valid = False
     def __init__(self, owner, order:int=1000): self.owner, self.order = owner, order
     def before_batch(self): self.owner._arm()
@@ -236,7 +243,8 @@ def default_ar_layers(model:nn.Module, # a `Classifier` (or any model)
     "The `n` evenly spaced top-level blocks (ending with the last) of the tower `model`'s inputs go through."
     names = hookable_layers(model)
     kind = getattr(model, "input_kind", None)
-    if kind == "image" and any(".visual." in f".{p}." for p in names): names = [p for p in names if ".visual." in f".{p}."]
+    if kind == "image" and any(".visual." in f".{p}." for p in names):
+        names = [p for p in names if ".visual." in f".{p}."]
     elif kind == "text": names = [p for p in names if ".visual." not in f".{p}."]
     if not names: raise ValueError(f"no hookable blocks found in {type(model).__name__}; pass `layers=` explicitly")
     depth = min(p.count(".") for p in names)
@@ -250,7 +258,8 @@ TEACHER_DTYPES = ("fp32", "bf16", "fp16", "int8")
 def cheap_teacher(teacher:FrozenTeacher, # the frozen teacher (not changed)
                   dtype:str="fp32", # "fp32", "bf16", "fp16", or "int8" (dynamic quantisation of its linear layers, CPU)
                  )->FrozenTeacher:
-    "A lower-precision frozen copy of `teacher` (fp32: the teacher itself); its outputs are compared with fp32's in the tests."
+    ("A lower-precision frozen copy of `teacher` (fp32: the teacher itself); "
+     "its outputs are compared with fp32's in the tests.")
     if dtype == "fp32": return teacher
     m = copy.deepcopy(teacher.module)
     if dtype == "int8": m = torch.ao.quantization.quantize_dynamic(m.cpu(), {nn.Linear}, dtype=torch.qint8)
@@ -258,9 +267,10 @@ def cheap_teacher(teacher:FrozenTeacher, # the frozen teacher (not changed)
     return FrozenTeacher(m)
 
 class RTDCallback(LossTermsCallback):
-    "RTD: CE on x + λ_KD·T²·KL(q_T‖q_S) on x' = π(x) + λ_AR·activation MSE at `layers` on x ∪ x', with a frozen teacher."
+    ("RTD: CE on x + λ_KD·T²·KL(q_T‖q_S) on x' = π(x) + λ_AR·activation MSE at `layers` on x ∪ x', "
+     "with a frozen teacher.")
     order = 5
-    def __init__(self, teacher:nn.Module|FrozenTeacher, # the pretrained model (copied and frozen unless a `FrozenTeacher`)
+    def __init__(self, teacher:nn.Module|FrozenTeacher, # the pretrained model (copied, frozen unless a `FrozenTeacher`)
                  perturb:Callable|None=None, # `perturb(x, y, model) -> x'`; None: `InputNoise()`
                  lam_kd:float=0.5, # λ_KD ≥ 0
                  T:float=4.0, # distillation temperature > 0
@@ -271,19 +281,24 @@ class RTDCallback(LossTermsCallback):
                  kd_frac:float=1.0, # fraction of each batch whose perturbed copies get KD and AR, in (0, 1]
                  kd_every:int=1, # the terms run every k-th training step only (weighted ×k)
                  ce_on:str="clean", # "clean" (RTD) or "perturbed": one forward on x' serves CE and KD (another method)
-                 fused:bool|str="auto", # one student forward on [x; x'] (True), two (False), "auto": fused unless BatchNorm trains
-                 teacher_dtype:str="fp32", # the teacher's precision: "fp32", "bf16"/"fp16" (GPU), "int8" (dynamic quantisation, CPU)
+                 fused:bool|str="auto", # one forward on [x; x'] (True), two (False), "auto": fused unless BN trains
+                 teacher_dtype:str="fp32", # precision: "fp32", "bf16"/"fp16" (GPU), "int8" (dynamic quantisation, CPU)
                 ):
-        if teacher_dtype not in TEACHER_DTYPES: raise ValueError(f"teacher_dtype must be one of {TEACHER_DTYPES}, got {teacher_dtype!r}")
+        if teacher_dtype not in TEACHER_DTYPES: raise ValueError(f"teacher_dtype must be one of {TEACHER_DTYPES}, "
+                                                                 f"got {teacher_dtype!r}")
         self.teacher_dtype = teacher_dtype
-        self.lam_kd, self.lam_ar, self.T = check_nonneg("lam_kd", lam_kd), check_nonneg("lam_ar", lam_ar), check_positive("T", T)
-        for k, v, ok in (("kd_on", kd_on, ("perturbed", "both")), ("ar_on", ar_on, ("perturbed", "both")), ("ce_on", ce_on, ("clean", "perturbed"))):
+        self.lam_kd, self.lam_ar, self.T = (check_nonneg("lam_kd", lam_kd), check_nonneg("lam_ar", lam_ar),
+                                            check_positive("T", T))
+        for k, v, ok in (("kd_on", kd_on, ("perturbed", "both")), ("ar_on", ar_on, ("perturbed", "both")),
+                         ("ce_on", ce_on, ("clean", "perturbed"))):
             if v not in ok: raise ValueError(f"{k} must be one of {ok}, got {v!r}")
         self.kd_frac = float(kd_frac)
         if not 0 < self.kd_frac <= 1: raise ValueError(f"kd_frac must be in (0, 1], got {kd_frac!r}")
-        if isinstance(kd_every, bool) or int(kd_every) != kd_every or kd_every < 1: raise ValueError(f"kd_every must be an integer >= 1, got {kd_every!r}")
+        if isinstance(kd_every, bool) or int(kd_every) != kd_every or kd_every < 1:
+            raise ValueError(f"kd_every must be an integer >= 1, got {kd_every!r}")
         if ce_on == "perturbed" and (kd_on == "both" or self.kd_frac < 1):
-            raise ValueError("ce_on='perturbed' trains on x' only (the whole batch): use kd_on='perturbed' and kd_frac=1")
+            raise ValueError("ce_on='perturbed' trains on x' only (the whole batch): "
+                             "use kd_on='perturbed' and kd_frac=1")
         if isinstance(layers, str): layers = [l.strip() for l in layers.split(",") if l.strip()]
         self.teacher, self.perturb = frozen_teacher(teacher), (InputNoise() if perturb is None else perturb)
         self.layers, self.kd_on, self.ar_on, self.kd_every = list(layers or []), kd_on, ar_on, int(kd_every)
@@ -296,7 +311,8 @@ class RTDCallback(LossTermsCallback):
         for h in self.__dict__.get("_hooks", []): h.remove()
         a = self.__dict__.get("_s_acts")
         if a is not None: a.remove().clear()
-        self._hooks, self._mode, self._x, self._xp, self._zp, self._zc, self._sa = [], None, None, None, None, None, None
+        self._hooks, self._mode, self._x, self._xp, self._zp, self._zc, self._sa = (
+            [], None, None, None, None, None, None)
 
 # %% ../nbs/05_callbacks.ipynb #de1df2f3
 @patch
@@ -305,7 +321,8 @@ def before_fit(self:RTDCallback):
     self._reset()
     model = self.learn.model
     self.teacher.to(_device_of(model))
-    self._tq = cheap_teacher(self.teacher, self.teacher_dtype)        # the teacher the steps run (the same object at fp32)
+    # the teacher the steps run (the same object at fp32)
+    self._tq = cheap_teacher(self.teacher, self.teacher_dtype)
     self._bns = _bn_layers(model)
     if self.lam_ar > 0:  # resolve the layers now: a typo fails before training, not in batch 1
         self._layers = self.layers or default_ar_layers(model)
@@ -331,8 +348,9 @@ def _teacher(self:RTDCallback, x:Tensor, hooks:bool):
     if low and x.is_floating_point(): x = x.to(next(t.module.parameters()).dtype)
     with torch.inference_mode(), (self._t_acts if hooks else nullcontext()): z = t.module(x)
     if low: z = z.float()
-    acts = {k: v.float().clone() for k, v in self._t_acts.stored.items()} if hooks else None  # clones outside inference mode:
-    if hooks: self._t_acts.clear()                                                    # normal tensors autograd accepts
+    # clones outside inference mode: normal tensors autograd accepts
+    acts = {k: v.float().clone() for k, v in self._t_acts.stored.items()} if hooks else None
+    if hooks: self._t_acts.clear()
     return z.clone(), acts
 
 @patch
@@ -418,12 +436,14 @@ def after_pred(self:RTDCallback):
     if self._mode == "two" or self._mode is None: return
     pred, B, k = self.learn.pred, len(self._x), len(self._xp)
     if not torch.is_tensor(pred) or pred.shape[0] != (B + k if self._mode == "fused" else k):
-        raise RuntimeError(f"fused RTD: the student's output is not a batch-first tensor of {B}+{k} rows; pass `fused=False`")
+        raise RuntimeError(f"fused RTD: the student's output is not a batch-first tensor of {B}+{k} rows; "
+                           "pass `fused=False`")
     acts = self._acts() if self.lam_ar > 0 else {}
     if self._mode == "1pass": self._zp, self._sa = pred, acts; return
     self.learn.pred, self._zp, self._zc = pred[:B], pred[B:], pred[:k]
     for l, v in acts.items():
-        if v.shape[0] != B + k: raise RuntimeError(f"fused RTD: layer {l!r} output is not batch-first ({tuple(v.shape)}); pass `fused=False`")
+        if v.shape[0] != B + k: raise RuntimeError(f"fused RTD: layer {l!r} output is not batch-first "
+                                                   f"({tuple(v.shape)}); pass `fused=False`")
     self._sa = {l: torch.cat([v[:k], v[B:]]) if self.ar_on == "both" else v[B:] for l, v in acts.items()}
     self.learn.xb = (self._x,)
 
@@ -432,16 +452,19 @@ def _features(model:nn.Module, x:Tensor)->Tensor:
     "Unnormalised embeddings from a `Classifier` (`.features`) or a bare encoder (by `input_kind`)."
     if hasattr(model, "features"): return model.features(x)
     if getattr(model, "input_kind", "image") == "text": return model.encode_text(x)
-    raise TypeError("the zero-shot model must be a `Classifier` (with `.features`) so image inputs in [0,1] are normalised as for the student")
+    raise TypeError("the zero-shot model must be a `Classifier` (with `.features`) "
+                    "so image inputs in [0,1] are normalised as for the student")
 
 def _encoder(model:nn.Module)->nn.Module:
     enc = getattr(model, "encoder", model)
     if not (hasattr(enc, "encode_text") and hasattr(enc, "tokenizer")):
-        raise TypeError(f"Lipsum-FT needs a vision/text–language model with `encode_text` and `tokenizer`; got {type(enc).__name__}")
+        raise TypeError(f"Lipsum-FT needs a vision/text–language model with `encode_text` and `tokenizer`; "
+                        f"got {type(enc).__name__}")
     return enc
 
 def _causal_eot(enc:nn.Module)->bool:
-    "Whether `enc` is open_clip's causal text tower pooled at the end-of-text token (trailing padding cannot change its features)."
+    ("Whether `enc` is open_clip's causal text tower pooled at the end-of-text token "
+     "(trailing padding cannot change its features).")
     return (all(hasattr(enc, a) for a in ("token_embedding", "positional_embedding", "transformer", "ln_final"))
             and torch.is_tensor(getattr(enc, "attn_mask", None)) and getattr(enc, "text_pool_type", None) == "argmax")
 
@@ -470,7 +493,7 @@ def encode_texts(encoder:nn.Module, # an encoder with `encode_text` (frozen)
 class LipsumCallback(LossTermsCallback):
     "Lipsum-FT: CE + λ·(energy gap between the fine-tuned and the zero-shot model on M random L-token texts)."
     order = 6
-    def __init__(self, zeroshot_model:nn.Module|FrozenTeacher, # the zero-shot `Classifier` (copied and frozen unless a `FrozenTeacher`)
+    def __init__(self, zeroshot_model:nn.Module|FrozenTeacher, # the zero-shot `Classifier` (frozen by `frozen_teacher`)
                  lam:float=1.0, # λ ≥ 0
                  L:int=8, # tokens per random text
                  M:int=80, # random texts per step
@@ -487,7 +510,8 @@ class LipsumCallback(LossTermsCallback):
         _encoder(self.zeroshot.module)
         self.L, self.M, self.variant, self.head, self.bank = int(L), int(M), variant, head, int(bank)
         self.terms = ("lipsum",) if self.lam > 0 else ()
-        self._handle, self._guard, self._feats, self._bank, self._bank_ids, self.text_ids = None, None, None, None, None, None
+        self._handle, self._guard, self._feats, self._bank, self._bank_ids, self.text_ids = (
+            None, None, None, None, None, None)
 
     def before_fit(self):
         super().before_fit()
@@ -495,7 +519,8 @@ class LipsumCallback(LossTermsCallback):
         dev = _device_of(self.learn.model)
         self.zeroshot.to(dev)
         try: self._head = self.learn.model.get_submodule(self.head)
-        except AttributeError: raise KeyError(f"the student has no module {self.head!r}: pass `head=` (the module whose input is the features)") from None
+        except AttributeError: raise KeyError(f"the student has no module {self.head!r}: "
+                                              "pass `head=` (the module whose input is the features)") from None
         # a dedicated generator (seeded from the global RNG, so `seed_everything` makes runs repeatable)
         self._gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)))) if self.lam > 0 else None
         if self.lam > 0 and self.bank and (self._bank is None or self._bank.device != dev): self.build_bank()
@@ -510,7 +535,8 @@ class LipsumCallback(LossTermsCallback):
         self._bank = encode_texts(enc, self._bank_ids.to(_device_of(self.zeroshot.module)))
 
     def text_features(self, device)->Tensor:
-        "This step's (M, D) random-text features: M fresh texts encoded now, or M rows of the bank; their ids in `text_ids`."
+        ("This step's (M, D) random-text features: M fresh texts encoded now, or M rows of the bank; "
+         "their ids in `text_ids`.")
         enc = _encoder(self.zeroshot.module)
         if not self.bank:
             self.text_ids = random_texts(enc.tokenizer, self.L, self.M, self._gen).to(device)
@@ -548,7 +574,8 @@ def after_pred(self:LipsumCallback): self._remove()
 def after_loss(self:LipsumCallback):
     self._remove()
     if self.lam == 0: return self.add_terms()
-    if self._feats is None: raise RuntimeError(f"Lipsum-FT: the student's {self.head!r} did not run in the forward pass")
+    if self._feats is None: raise RuntimeError(f"Lipsum-FT: the student's {self.head!r} did not run "
+                                               "in the forward pass")
     x, enc, feats = self.learn.xb[0], _encoder(self.zeroshot.module), self._feats
     feats = feats[:len(x)]  # RTD's fused forward on [x; x']: the clean rows
     tf = self.text_features(x.device)
@@ -574,7 +601,8 @@ def __del__(self:LipsumCallback): self._remove()
 
 # %% ../nbs/05_callbacks.ipynb #32cc5ccc
 class StepTimer(Callback):
-    "Wall-clock seconds of every training step (`before_batch` → `after_batch`) in `times`; optionally stops the fit after `n_steps`."
+    ("Wall-clock seconds of every training step (`before_batch` → `after_batch`) in `times`; "
+     "optionally stops the fit after `n_steps`.")
     order, run_valid = -100, False
     def __init__(self, n_steps:int|None=None, # cancel the fit after this many steps in all (None: never)
                  valid:bool=True, # False: skip every validation (a timing-only fit)

@@ -80,7 +80,8 @@ def check_nonneg(name:str, # the argument's name, for the message
                 )->float:
     "Raise a `ValueError` naming `name` unless `value` is a finite number ≥ 0 (weights such as λ)."
     v = float(value)
-    if not np.isfinite(v) or v < 0: raise ValueError(f"{name} must be a finite number >= 0 (got {value!r}); use 0 to switch the term off")
+    if not np.isfinite(v) or v < 0: raise ValueError(f"{name} must be a finite number >= 0 (got {value!r}); "
+                                                     "use 0 to switch the term off")
     return v
 
 def check_positive(name:str, # the argument's name, for the message
@@ -149,20 +150,22 @@ _LEXNAMES = ("adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artif
              "noun.motive noun.object noun.person noun.phenomenon noun.plant noun.possession noun.process "
              "noun.quantity noun.relation noun.shape noun.state noun.substance noun.time verb.body verb.change "
              "verb.cognition verb.communication verb.competition verb.consumption verb.contact verb.creation "
-             "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather adj.ppl").split()
+             "verb.emotion verb.motion verb.perception verb.possession verb.social verb.stative verb.weather "
+             "adj.ppl").split()
 _POS = dict(adj=3, adv=4, noun=1, verb=2)
 
 def nltk_data_dir()->Path:
     "Where rtd_nb keeps its nltk corpora (`<data_dir>/nltk_data`)."
     return data_dir()/"nltk_data"
 
-def install_wordnet(src:str|Path="/usr/share/wordnet", # Debian's WordNet (`apt-get install wordnet-base wordnet-sense-index`)
+def install_wordnet(src:str|Path="/usr/share/wordnet", # WordNet (`apt-get install wordnet-base wordnet-sense-index`)
                    )->Path:
     "Copy Debian's WordNet where nltk finds it and write its `lexnames`; returns the corpus folder."
     src, dst = Path(src), nltk_data_dir()/"corpora"/"wordnet"
     if (dst/"lexnames").exists() and (dst/"data.noun").exists(): return dst
     if not (src/"data.noun").exists():
-        raise AssetMissingError(f"WordNet not found in {src}: `apt-get install wordnet-base wordnet-sense-index`, then `make setup`")
+        raise AssetMissingError(f"WordNet not found in {src}: `apt-get install wordnet-base wordnet-sense-index`, "
+                                "then `make setup`")
     shutil.copytree(src, dst, dirs_exist_ok=True)
     (dst/"lexnames").write_text("".join(f"{i:02d}\t{n}\t{_POS[n.split('.')[0]]}\n" for i,n in enumerate(_LEXNAMES)))
     return dst
@@ -191,7 +194,8 @@ def write_config(run_dir:str|Path, # the run's folder (created if needed)
     if p.exists():
         old = json.loads(p.read_text())
         if {k:v for k,v in old.items() if k!="versions"} != cfg:
-            raise FileExistsError(f"{p} holds a different config; choose another out_dir (results are never overwritten)")
+            raise FileExistsError(f"{p} holds a different config; "
+                                  "choose another out_dir (results are never overwritten)")
         return p
     p.write_text(json.dumps({**cfg, "versions": versions()}, indent=2, sort_keys=True))
     return p
@@ -214,5 +218,6 @@ def read_results(root:str|Path, # a run folder, or a folder of run folders
         cfg = json.loads(c.read_text()) if c.exists() else {}
         cfg.pop("versions", None)
         for line in m.read_text().splitlines():
-            if line.strip(): rows.append({**{f"cfg.{k}":v for k,v in cfg.items()}, **json.loads(line), "run": m.parent.name})
+            if line.strip(): rows.append({**{f"cfg.{k}":v for k,v in cfg.items()}, **json.loads(line),
+                                          "run": m.parent.name})
     return pd.DataFrame(rows)

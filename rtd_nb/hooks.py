@@ -31,7 +31,8 @@ def hookable_layers(model:nn.Module, # the model to inspect
         ks = kinds if isinstance(kinds, (tuple, list)) else (kinds,)
         names = {k for k in ks if isinstance(k, str)}
         classes = tuple(k for k in ks if isinstance(k, type))
-        out = [n for n, m in model.named_modules() if n and (type(m).__name__ in names or (classes and isinstance(m, classes)))]
+        out = [n for n, m in model.named_modules()
+               if n and (type(m).__name__ in names or (classes and isinstance(m, classes)))]
     else:
         out = []
         for n, m in model.named_modules():
@@ -47,7 +48,8 @@ def token_mask(model:nn.Module, # a `Classifier` or encoder with a `tokenizer` (
     if x.is_floating_point(): return None
     tok = getattr(getattr(model, "encoder", model), "tokenizer", None)
     pad = getattr(tok, "pad_id", None)
-    if pad is None: raise ValueError(f"{type(model).__name__} has no tokenizer with a `pad_id`: cannot tell padding from tokens")
+    if pad is None: raise ValueError(f"{type(model).__name__} has no tokenizer with a `pad_id`: "
+                                     "cannot tell padding from tokens")
     return x != pad
 
 # %% ../nbs/04_hooks.ipynb #ab38d58c
@@ -58,7 +60,8 @@ def _first_tensor(out)->Tensor:
     if vals is not None:
         for v in vals:
             if isinstance(v, Tensor): return v
-    raise TypeError(f"cannot find a tensor in a layer output of type {type(out).__name__}; hook a layer that returns a tensor")
+    raise TypeError(f"cannot find a tensor in a layer output of type {type(out).__name__}; "
+                    "hook a layer that returns a tensor")
 
 def count_hooks(model:nn.Module)->int:
     "How many forward (pre-)hooks are registered on `model` and its submodules."

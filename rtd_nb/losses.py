@@ -35,8 +35,9 @@ def kd_loss(student_logits:Tensor, # z_S, (B, C) (or (..., C): every leading ind
     "T²·KL(softmax(z_T/T) ‖ softmax(z_S/T)), averaged over samples (a scalar ≥ 0)."
     T = check_positive("T", T)
     if student_logits.shape[-1] != teacher_logits.shape[-1]:
-        raise ValueError(f"kd_loss: the student has {student_logits.shape[-1]} classes and the teacher {teacher_logits.shape[-1]}; "
-                         "give the teacher a head over the same classes (e.g. `zeroshot_head(encoder, classnames)`)")
+        raise ValueError(f"kd_loss: the student has {student_logits.shape[-1]} classes and the teacher "
+                         f"{teacher_logits.shape[-1]}; give the teacher a head over the same classes "
+                         "(e.g. `zeroshot_head(encoder, classnames)`)")
     _check_same(student_logits, teacher_logits, "kd_loss", "student and teacher logits must come from the same batch")
     zs, zt = _promote(student_logits, teacher_logits.detach())
     C = zs.shape[-1]
@@ -55,7 +56,8 @@ def ar_loss_per_layer(student_acts:dict[str, Tensor], # layer name → student a
                       layers:list[str]|None=None, # layers to compare (default: all student layers)
                       mask:Tensor|None=None, # (B, L) 1 for real tokens: per-position activations count only there
                      )->dict[str, Tensor]:
-    "Per layer ℓ: ‖a_T − a_S‖² / (n·d_ℓ) over the n inputs (or the n real tokens of `mask`): the mean squared difference."
+    ("Per layer ℓ: ‖a_T − a_S‖² / (n·d_ℓ) over the n inputs (or the n real tokens of `mask`): "
+     "the mean squared difference.")
     layers = list(student_acts) if layers is None else list(layers)
     if not layers: raise ValueError("ar_loss: no layers given; pick some with `hookable_layers(model)`")
     out = {}
@@ -80,7 +82,8 @@ def ar_loss(student_acts:dict[str, Tensor], # layer name → student activation 
             mask:Tensor|None=None, # (B, L) 1 for real tokens (text): padding positions do not count
            )->Tensor:
     "RTD's activation regulariser: Σ_ℓ ‖a_T^ℓ − a_S^ℓ‖² / (|B|·d_ℓ) (or the mean over layers)."
-    if reduction not in ("sum", "mean"): raise ValueError(f"ar_loss: reduction must be 'sum' or 'mean', got {reduction!r}")
+    if reduction not in ("sum", "mean"): raise ValueError(f"ar_loss: reduction must be 'sum' or 'mean', "
+                                                          f"got {reduction!r}")
     per = ar_loss_per_layer(student_acts, teacher_acts, layers, mask)
     tot = torch.stack(list(per.values())).sum()
     return tot / len(per) if reduction == "mean" else tot
@@ -105,7 +108,8 @@ def lipsum_loss(student_feats:Tensor, # F_θ(x) of the model being fine-tuned, (
                 scale:float|Tensor=1.0, # exp(logit_scale) multiplying the inner products
                )->Tensor:
     "Lipsum-FT's regulariser: the gap between fine-tuned and zero-shot energies on random texts."
-    _check_same(student_feats, zeroshot_feats, "lipsum_loss", "fine-tuned and zero-shot features must come from the same batch")
+    _check_same(student_feats, zeroshot_feats, "lipsum_loss",
+                "fine-tuned and zero-shot features must come from the same batch")
     tf = text_feats.detach()  # the text tower is frozen: gradients reach the fine-tuned input tower only
     v = lipsum_energies(student_feats, tf, scale)
     v0 = lipsum_energies(zeroshot_feats.detach(), tf, scale)
@@ -122,7 +126,7 @@ def _frame(tokenizer)->tuple[list[int], list[int], int, int]:
     while ids and ids[-1] == pad and len(ids) > 1: ids = ids[:-1]
     return ids[:1], ids[1:], n, pad
 
-def random_texts(tokenizer, # a `Tokenizer` from `rtd_nb.models` (with `vocab_size`, `special_ids`, `pad_id`), or a vocabulary size
+def random_texts(tokenizer, # an `rtd_nb.models.Tokenizer` (`vocab_size`, `special_ids`, `pad_id`), or a vocabulary size
                  L:int=8, # tokens per text
                  M:int=80, # number of texts
                  generator:torch.Generator|None=None, # for reproducible draws
@@ -132,16 +136,20 @@ def random_texts(tokenizer, # a `Tokenizer` from `rtd_nb.models` (with `vocab_si
     if isinstance(tokenizer, int):
         return torch.randint(0, tokenizer, (M, L), generator=generator)
     if not hasattr(tokenizer, "vocab_size"):
-        raise TypeError("random_texts needs a tokenizer with `vocab_size` (rtd_nb.models.Tokenizer) or an int vocabulary size")
+        raise TypeError("random_texts needs a tokenizer with `vocab_size` (rtd_nb.models.Tokenizer) "
+                        "or an int vocabulary size")
     V = int(tokenizer.vocab_size)
-    special = torch.tensor(sorted(int(i) for i in getattr(tokenizer, "special_ids", set()) if 0 <= int(i) < V), dtype=torch.long)
+    special = torch.tensor(sorted(int(i) for i in getattr(tokenizer, "special_ids", set()) if 0 <= int(i) < V),
+                           dtype=torch.long)
     keep = torch.ones(V, dtype=torch.bool); keep[special] = False
     allowed = keep.nonzero().squeeze(1)
     toks = allowed[torch.randint(0, len(allowed), (M, L), generator=generator)]
     pre, post, n, pad = _frame(tokenizer)
-    body = torch.cat([torch.tensor(pre, dtype=torch.long).expand(M, -1), toks, torch.tensor(post, dtype=torch.long).expand(M, -1)], 1)
+    body = torch.cat([torch.tensor(pre, dtype=torch.long).expand(M, -1), toks,
+                      torch.tensor(post, dtype=torch.long).expand(M, -1)], 1)
     fixed = not getattr(tokenizer, "is_hf", False)  # open_clip pads every text to its fixed context length
-    if fixed and body.shape[1] > n: raise ValueError(f"random_texts: L={L} tokens do not fit the tokenizer's context of {n}; use a smaller L")
+    if fixed and body.shape[1] > n: raise ValueError(f"random_texts: L={L} tokens do not fit the tokenizer's "
+                                                     f"context of {n}; use a smaller L")
     if body.shape[1] < n: body = torch.cat([body, torch.full((M, n - body.shape[1]), pad, dtype=torch.long)], 1)
     return body
 
@@ -158,9 +166,11 @@ def gram_volume(*views:Tensor, # k ≥ 2 views' features of the same batch, each
     "GRACE's alignment: batch mean of √det of each example's k×k Gram matrix of its L2-normalised view features."
     if len(views) < 2: raise ValueError(f"gram_volume needs at least 2 views of the batch, got {len(views)}")
     if len({v.shape for v in views}) != 1:
-        raise ValueError(f"gram_volume: the views' features have shapes {[tuple(v.shape) for v in views]}; pass views of the same batch")
+        raise ValueError(f"gram_volume: the views' features have shapes {[tuple(v.shape) for v in views]}; "
+                         "pass views of the same batch")
     dt = _common_dtype(*views)                                    # the views' common dtype, as before this used float64
-    # float64: identical views give a singular Gram matrix, whose float32 det (~1e-9) the square root would lift to ~3e-5
+    # float64: identical views give a singular Gram matrix, whose float32 det (~1e-9)
+    # the square root would lift to ~3e-5
     f = F.normalize(torch.stack([v.reshape(v.shape[0], -1).double() for v in views], 1), dim=-1)   # (B, k, D)
     det = torch.linalg.det(f @ f.transpose(1, 2)).clamp_min(0)
     return ((det + 1e-12).sqrt() - 1e-6).mean().to(dt)

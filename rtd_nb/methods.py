@@ -17,7 +17,7 @@ from .baselines import LinearProbe, WiSE, apply_lora, SelfDistill, CARFT, FLYP, 
 
 # %% auto #0
 __all__ = ['METHODS', 'signature_defaults', 'Method', 'register_method', 'get_method', 'method_hparams', 'methods_table',
-           'runs_from', 'prepare_model', 'method_cbs', 'method_learner', 'hparam_specs', 'check_hparams']
+           'runs_from', 'plan_skip', 'prepare_model', 'method_cbs', 'method_learner', 'hparam_specs', 'check_hparams']
 
 # %% ../nbs/06a_methods.ipynb #36dd97b6
 def signature_defaults(f:Callable, # a class (its `__init__`) or a function
@@ -38,6 +38,7 @@ class Method:
     prepare:Callable|None=None # `(model, **hparams) -> model`, run before the `Learner` is built (e.g. LoRA)
     needs_teacher:bool=False # the callback's first argument is a frozen copy of the starting model
     needs_text:bool=False # the model must have a text tower (`encoder.encode_text`)
+    probe_first:bool=False # it first fits the linear probe an `init="lp"` start already is (from that start it is FT)
     doc:str="" # one line: what it does
 
     @property
@@ -71,7 +72,7 @@ def register_method(method:Method, # the method to add
 for _m in [
     Method("ft", doc="plain fine-tuning: cross-entropy only"),
     Method("lp", LinearProbe, dict(freeze=True), doc="linear probe: logistic-regression head on frozen features, then train the head only"),
-    Method("lpft", LinearProbe, dict(freeze=False), doc="LP-FT: linear probe first, then full fine-tuning from it"),
+    Method("lpft", LinearProbe, dict(freeze=False), probe_first=True, doc="LP-FT: linear probe first, then full fine-tuning from it"),
     Method("wise", WiSE, doc="WiSE-FT: fine-tune, then merge (1-α)·θ_start + α·θ_fine-tuned"),
     Method("lora", prepare=apply_lora, doc="LoRA (peft) on the attention projections; base weights frozen, head trained"),
     Method("sdft", SelfDistill, needs_teacher=True, doc="SDFT: cross-entropy against the frozen model's label-consistent predictions"),
@@ -113,6 +114,16 @@ def runs_from(method:str|Method, # a method or its name
              )->bool:
     "Whether `method` can fine-tune from start `init` of a `kind` model: an image probe start has no text tower."
     return not (init == "lp" and kind == "image" and get_method(method).needs_text)
+
+def plan_skip(method:str|Method, # a method or its name
+              init:str="zeroshot", # the start: "zeroshot" or "lp"
+              kind:str="text", # the model's inputs: "text" or "image"
+             )->str|None:
+    "Why an experiment plan leaves `method` out from start `init` of a `kind` model, or None when it runs it."
+    m = get_method(method)
+    if not runs_from(m, init, kind): return "no text tower"              # it cannot run
+    if m.probe_first and init == "lp": return "same as FT"               # it would repeat FT's run
+    return None
 
 # %% ../nbs/06a_methods.ipynb #6f7cc011
 def prepare_model(method:str|Method, # a method or its name

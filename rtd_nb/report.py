@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 from .core import read_results
 from .evaluate import load_preds
 from .stats import paired_bootstrap, bootstrap_ci, run_cells
-from .methods import runs_from
+from .methods import METHODS, plan_skip
 
 # %% auto #0
 __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'N_BOOT', 'PRODUCERS', 'LOWER_BETTER',
@@ -423,16 +423,17 @@ def main_notes(root:str|Path, benchmark:str, df:pd.DataFrame|None=None)->list:
     absent = [m for m in _order(everywhere - here) if not is_start(m)]
     lp = (main[main.benchmark == benchmark].init == "lp").any()
     kind = next(iter(main[main.benchmark == benchmark].kind.dropna()), None)
-    tower = [m for m in absent if lp and kind and m in METHOD_LABELS and not runs_from(m, "lp", kind)]
-    lpft = [m for m in absent if m == "lpft" and lp]
+    why = {m: plan_skip(m, "lp", kind) if lp and kind and m in METHODS else None for m in absent}   # the plan's reasons
+    tower, same = ([m for m in absent if why[m] == r] for r in ("no text tower", "same as FT"))
     if tower: out.append(f"{_names(tower)} {'needs' if len(tower) == 1 else 'need'} a text tower, which the "
                          "linear-probe image start lacks: not run.")
-    if lpft: out.append("LP-FT from a linear-probe start is FT: its row is FT's.")
+    if same: out.append(f"{_names(same)} from a linear-probe start {'is' if len(same) == 1 else 'are'} FT: "
+                        f"{'its row is' if len(same) == 1 else 'their rows are'} FT's.")
     lrs = main[main.benchmark == benchmark].dropna(subset=["lr"]).groupby("label").lr.first()
     own = {m: v for m, v in lrs.items() if m != "train" and not is_start(m) and "ft" in lrs and v != lrs["ft"]}
     if own: out.append(f"Learning rate {lrs['ft']:g} for every method but " +
                        ", ".join(f"{method_name(m)} ({v:g}: its own rate)" for m, v in own.items()) + ".")
-    rest = [m for m in absent if m not in tower + lpft]
+    rest = [m for m in absent if m not in tower + same]
     if rest: out.append(f"Not run on this benchmark: {_names(rest)}.")
     if main_deltas(root, benchmark, df).drop(index="ft", errors="ignore").isna().any().any():
         out.append("n/a: a run without per-example predictions (preds.npz), so no interval.")

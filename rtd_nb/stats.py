@@ -43,7 +43,8 @@ def run_cells(run_dir:str|Path, # a run folder with preds.npz
 STATS = ("id", "ood", "worst")
 
 def _stat(cell_acc:dict, sizes:dict, stat:str, id_split:str="id_test", subset:list|None=None)->np.ndarray:
-    "A statistic from per-cell accuracies (arrays of replicates): id, ood (mean over OOD splits), worst (min over cells)."
+    ("A statistic from per-cell accuracies (arrays of replicates): id, ood (mean over OOD splits), "
+     "worst (min over cells).")
     splits = {}
     for (s, g), a in cell_acc.items(): splits.setdefault(s, []).append((a, sizes[(s, g)]))
     acc = {s: sum(a * n for a, n in v) / sum(n for _, n in v) for s, v in splits.items()}
@@ -63,17 +64,22 @@ def paired_bootstrap(a:list, # per seed: `run_cells` of the method
                      level:float=0.95, # coverage of the interval
                      seed:int=0, # the bootstrap's own seed
                     )->dict:
-    "Paired hierarchical bootstrap of s(a) − s(b): `dict(delta, lo, hi, n_seeds, tie)` (tie: the interval contains 0)."
-    if len(a) != len(b) or not a: raise ValueError(f"need the same number (≥ 1) of seeds for both, got {len(a)} and {len(b)}")
+    ("Paired hierarchical bootstrap of s(a) − s(b): `dict(delta, lo, hi, n_seeds, tie)` "
+     "(tie: the interval contains 0).")
+    if len(a) != len(b) or not a:
+        raise ValueError(f"need the same number (≥ 1) of seeds for both, got {len(a)} and {len(b)}")
     rng = np.random.default_rng(seed)
     point, reps = [], []
     for ca, cb in zip(a, b):
-        if set(ca) != set(cb): raise ValueError(f"the runs were tested on different sets: {sorted(set(ca) ^ set(cb))[:4]}")
+        if set(ca) != set(cb):
+            raise ValueError(f"the runs were tested on different sets: {sorted(set(ca) ^ set(cb))[:4]}")
         sizes = {k: len(v[0]) for k, v in ca.items()}
         for k in ca:
-            if not np.array_equal(ca[k][1], cb[k][1]): raise ValueError(f"test cell {k}: the labels differ, so the examples are not paired")
+            if not np.array_equal(ca[k][1], cb[k][1]):
+                raise ValueError(f"test cell {k}: the labels differ, so the examples are not paired")
         full = lambda c: {k: np.array([v[0].mean()]) for k, v in c.items()}
-        point.append(float(_stat(full(ca), sizes, stat, subset=subset)[0] - _stat(full(cb), sizes, stat, subset=subset)[0]))
+        point.append(float(_stat(full(ca), sizes, stat, subset=subset)[0]
+                           - _stat(full(cb), sizes, stat, subset=subset)[0]))
         ra, rb = {}, {}
         for k, (xa, _) in ca.items():
             idx = rng.integers(0, len(xa), (n_boot, len(xa)), dtype=np.int32)

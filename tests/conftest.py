@@ -1,4 +1,5 @@
-"Shared test settings: under pytest-xdist each worker gets its share of the cores (torch's all-cores default oversubscribes them)."
+("Shared test settings: under pytest-xdist each worker gets its share of the cores "
+ "(torch's all-cores default oversubscribes them).")
 import os
 
 def pytest_configure(config):
@@ -7,4 +8,5 @@ def pytest_configure(config):
         import torch
         threads = max(1, (os.cpu_count() or 1) // n)
         torch.set_num_threads(threads)
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))   # subprocesses the tests start (papermill, isolated bench)
+        # subprocesses the tests start (papermill, isolated bench)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))

@@ -1,4 +1,5 @@
-"fine_tune on real data (Fashion-MNIST PNGs in an ImageFolder, a CSV of VADER sentences), Result save/load, resume, bad input."
+("fine_tune on real data (Fashion-MNIST PNGs in an ImageFolder, a CSV of VADER sentences), Result save/load, resume, "
+ "bad input.")
 import json, shutil, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
@@ -18,10 +19,12 @@ def files(tmp_path_factory):
     for folder, f in (("fmnist", lambda a: a), ("inverted", lambda a: 255 - a)):
         for c in CLASSES:
             (d/folder/c).mkdir(parents=True)
-            for i in np.flatnonzero(ys == FMNIST_CLASSES.index(c))[:12]: Image.fromarray(f(xs[i])).save(d/folder/c/f"{i}.png")
+            for i in np.flatnonzero(ys == FMNIST_CLASSES.index(c))[:12]:
+                Image.fromarray(f(xs[i])).save(d/folder/c/f"{i}.png")
     vf = vader_frame()
     vf = pd.concat([vf[vf.domain == "movie"].head(40), vf[vf.domain != "movie"].groupby("domain").head(12)])
-    vf.assign(label=vf.label.map({0: "negative", 1: "positive"}))[["text", "label", "domain"]].to_csv(d/"vader.csv", index=False)
+    vf.assign(label=vf.label.map({0: "negative", 1: "positive"}))[["text", "label", "domain"]].to_csv(
+        d/"vader.csv", index=False)
     return d
 
 
@@ -34,7 +37,8 @@ def _check_run(res, method, ood):
     assert np.isfinite(vals).all() and ((0 <= vals) & (vals <= 1)).all()
     for f in ("config.json", "metrics.jsonl", WEIGHTS): assert (res.run_dir/f).exists()
     lines = [json.loads(l) for l in (res.run_dir/"metrics.jsonl").read_text().splitlines()]
-    assert {(l["model"], l["split"]) for l in lines} == ({(m, s) for m in (init, "final") for s in ["id_test", *ood, "summary"]}
+    assert {(l["model"], l["split"]) for l in lines} == ({(m, s) for m in (init, "final")
+                                                           for s in ["id_test", *ood, "summary"]}
                                                           | {("train", "summary"), ("train", "epoch")})
     train = next(l for l in lines if l["model"] == "train" and l["split"] == "summary")
     assert train["steps"] >= 1 and train["step_s"] > 0 and train["train_s"] >= train["step_s"]
@@ -43,7 +47,8 @@ def _check_run(res, method, ood):
 
 @pytest.mark.parametrize("method", ["ft", "rtd"])
 def test_fine_tune_image_folder(files, tmp_path, method):
-    res = fine_tune("tiny-clip", files/"fmnist", method, ood=files/"inverted", epochs=1, lr=1e-3, bs=8, out_dir=tmp_path, progress=False)
+    res = fine_tune("tiny-clip", files/"fmnist", method, ood=files/"inverted", epochs=1, lr=1e-3, bs=8,
+                    out_dir=tmp_path, progress=False)
     _check_run(res, method, ["inverted"])
     assert res.config["classnames"] == sorted(CLASSES) and res.config["initial"] == "zeroshot"
     if method == "rtd": assert res.config["hparams"]["lam_ar"] > 0       # the default RTD: KD and AR on
@@ -53,8 +58,8 @@ def test_fine_tune_image_folder(files, tmp_path, method):
 
 @pytest.mark.parametrize("method", ["ft", "rtd"])
 def test_fine_tune_vader_csv(files, tmp_path, method):
-    res = fine_tune("minilm", files/"vader.csv", method, domain_col="domain", epochs=1, lr=1e-4, bs=8, max_len=32, max_items=16, out_dir=tmp_path,
-                    progress=False, **({"lam_kd": 0.5} if method == "rtd" else {}))
+    res = fine_tune("minilm", files/"vader.csv", method, domain_col="domain", epochs=1, lr=1e-4, bs=8, max_len=32,
+                    max_items=16, out_dir=tmp_path, progress=False, **({"lam_kd": 0.5} if method == "rtd" else {}))
     _check_run(res, method, ["tweets", "amazon", "nyt"])
     assert res.config["classnames"] == ["negative", "positive"]
     assert res.metrics["final"]["id_test/n"] == 8    # 20% of the 40 movie sentences
@@ -92,24 +97,31 @@ def test_bad_inputs(files, tmp_path):
     df = pd.read_csv(files/"vader.csv")
     df.assign(label="positive").to_csv(tmp_path/"one.csv", index=False)
     with pytest.raises(BadInputError, match="holds one class only.*--label-col"): ft("minilm", tmp_path/"one.csv")
-    with pytest.raises(BadInputError, match="no column 'review'.*--text-col"): ft("minilm", files/"vader.csv", text_col="review")
-    with pytest.raises(BadInputError, match="no column 'stars'.*--label-col"): ft("minilm", files/"vader.csv", label_col="stars")
+    with pytest.raises(BadInputError, match="no column 'review'.*--text-col"):
+        ft("minilm", files/"vader.csv", text_col="review")
+    with pytest.raises(BadInputError, match="no column 'stars'.*--label-col"):
+        ft("minilm", files/"vader.csv", label_col="stars")
     # an undecodable image: named with its path; skipped only when asked
     bad = tmp_path/"imgs"; shutil.copytree(files/"fmnist", bad)
     (bad/"trouser"/"broken.png").write_bytes(b"\x89PNG not really")
-    with pytest.raises(BadInputError, match=r"1 image file\(s\) cannot be decoded: .*broken\.png.*--skip-bad"): ft("tiny-clip", bad)
+    with pytest.raises(BadInputError, match=r"1 image file\(s\) cannot be decoded: .*broken\.png.*--skip-bad"):
+        ft("tiny-clip", bad)
     with pytest.warns(UserWarning, match="broken.png"):
         res = ft("tiny-clip", bad, epochs=0, skip_bad=True)
     assert sum(v for k, v in res.metrics["zeroshot"].items() if k.endswith("/n")) > 0
     # a head whose class count disagrees with the data
     enc = load_model("tiny-clip")
     two = Classifier(enc, zeroshot_head(enc, ["top", "shoe"]), ["top", "shoe"])
-    with pytest.raises(BadInputError, match="head gives 2 logits but the data has 3 classes.*model.encoder"): ft(two, files/"fmnist")
+    with pytest.raises(BadInputError, match="head gives 2 logits but the data has 3 classes.*model.encoder"):
+        ft(two, files/"fmnist")
     # text data for an image model, unknown method / hyper-parameter, unknown name
     with pytest.raises(BadInputError, match="use a text model"): ft("tiny-clip", files/"vader.csv")
-    with pytest.raises(KeyError, match="registered methods"): fine_tune("minilm", files/"vader.csv", "nope", out_dir=tmp_path)
-    with pytest.raises(TypeError, match="lam_kd"): fine_tune("minilm", files/"vader.csv", "rtd", lam=1, out_dir=tmp_path)
-    with pytest.raises(BadInputError, match="neither a folder, a table file nor a known dataset"): ft("minilm", "reviews")
+    with pytest.raises(KeyError, match="registered methods"):
+        fine_tune("minilm", files/"vader.csv", "nope", out_dir=tmp_path)
+    with pytest.raises(TypeError, match="lam_kd"):
+        fine_tune("minilm", files/"vader.csv", "rtd", lam=1, out_dir=tmp_path)
+    with pytest.raises(BadInputError, match="neither a folder, a table file nor a known dataset"):
+        ft("minilm", "reviews")
     assert [p.parent for p in tmp_path.glob("*/config.json")] == [res.run_dir]   # failed calls leave no run folder
 
 

@@ -1,4 +1,5 @@
-"""Tests of rtd_nb.baselines: every rival method runs one epoch on a tiny real subset and changes the weights as it claims."""
+("""Tests of rtd_nb.baselines: every rival method runs one epoch on a tiny real subset and changes the weights """
+ """as it claims.""")
 import copy
 import numpy as np, pytest, torch, torch.nn as nn
 from fastai.learner import Learner
@@ -104,7 +105,8 @@ def test_wise_endpoints_exact(tiny, fmnist):
 
 
 def test_lora_vision_base_frozen_and_merge(tiny, fmnist):
-    "ViT attention split into q/k/v linears: base weights bit-identical after an epoch; merged = base + s·B·A in q rows."
+    ("ViT attention split into q/k/v linears: base weights bit-identical after an epoch; "
+     "merged = base + s·B·A in q rows.")
     m = copy.deepcopy(tiny); base = state(m)
     pm = prepare_model("lora", m, r=4)
     pc = count_params(pm); assert 0 < pc["trainable_params"] / pc["total_params"] < 0.2
@@ -117,7 +119,8 @@ def test_lora_vision_base_frozen_and_merge(tiny, fmnist):
     text_before = {n: v for n, v in base.items() if n.startswith("encoder.transformer.")}
     sd = pm.base_model.model.state_dict()
     assert all(torch.equal(sd[n], v) for n, v in text_before.items())
-    A, B, s = blk.q_proj.lora_A["default"].weight.detach(), blk.q_proj.lora_B["default"].weight.detach(), blk.q_proj.scaling["default"]
+    A, B, s = (blk.q_proj.lora_A["default"].weight.detach(), blk.q_proj.lora_B["default"].weight.detach(),
+               blk.q_proj.scaling["default"])
     assert B.abs().sum() > 0  # trained away from its zero init
     merged = lora_merge(pm)
     assert set(merged.state_dict()) == set(base)
@@ -129,12 +132,14 @@ def test_split_attention_equivalent():
     mha = nn.MultiheadAttention(16, 2, batch_first=False).eval()
     x = torch.randn(5, 3, 16); kpm = torch.zeros(3, 5, dtype=torch.bool); kpm[1, 3:] = True
     sa = SplitQKVAttention(mha).eval()
-    torch.testing.assert_close(sa(x, x, x, key_padding_mask=kpm)[0], mha(x, x, x, need_weights=False, key_padding_mask=kpm)[0])
+    torch.testing.assert_close(sa(x, x, x, key_padding_mask=kpm)[0],
+                               mha(x, x, x, need_weights=False, key_padding_mask=kpm)[0])
     assert torch.equal(sa.fuse().in_proj_weight, mha.in_proj_weight)
 
 
 def test_lora_on_the_probe_backbone():
-    "LoRA finds EfficientNet's point-wise convolutions under a linear probe (the Fashion-MNIST-C start) as in the bridged model."
+    ("LoRA finds EfficientNet's point-wise convolutions under a linear probe (the Fashion-MNIST-C start) "
+     "as in the bridged model.")
     from rtd_nb.models import backbone_encoder, Classifier, ClassificationHead
     enc = load_model("effnet-minilm")
     bb = backbone_encoder(enc)
@@ -166,7 +171,8 @@ def test_lora_text_minilm():
 
 
 def test_digrap_max_strength_nearer_than_ft(tiny, fmnist):
-    def dist(m): return float(torch.sqrt(sum(((p.detach() - tiny.state_dict()[n]) ** 2).sum() for n, p in m.named_parameters())))
+    def dist(m): return float(torch.sqrt(sum(((p.detach() - tiny.state_dict()[n]) ** 2).sum()
+                                             for n, p in m.named_parameters())))
     seed_everything(0); ft = copy.deepcopy(tiny); fit(learner(ft, fmnist), 2)
     seed_everything(0); dg = copy.deepcopy(tiny); fit(learner(dg, fmnist, method_cbs("digrap", dg, strength=1.)), 2)
     assert dist(dg) < dist(ft)
@@ -206,7 +212,8 @@ def test_flyp_head_is_rebuilt_zero_shot(tiny, fmnist):
 
 
 def test_sdft_and_carft_terms(tiny, fmnist):
-    m = copy.deepcopy(tiny); cbs = method_cbs("sdft", m, lam=0.5, stochastic=True) + method_cbs("carft", m, stochastic=True)
+    m = copy.deepcopy(tiny)
+    cbs = method_cbs("sdft", m, lam=0.5, stochastic=True) + method_cbs("carft", m, stochastic=True)
     df = loss_terms(fit(learner(m, fmnist, cbs)))
     assert len(df) == 3 and df.sdft[0] == pytest.approx(0, abs=1e-6) and (df.carft[1:] > 0).all()
     with pytest.raises(ValueError, match="refresh"): SelfDistill(tiny, refresh="always")
@@ -216,9 +223,11 @@ def test_sdft_and_carft_terms(tiny, fmnist):
 def test_sdft_loss_matches_soft_cross_entropy():
     "The logged decomposition gives the gradient of (1-λ)·CE + λ·CE(distilled targets)."
     g = torch.Generator().manual_seed(0)
-    z, zt, y = torch.randn(16, 3, generator=g, requires_grad=True), torch.randn(16, 3, generator=g), torch.randint(0, 3, (16,), generator=g)
+    z, zt, y = (torch.randn(16, 3, generator=g, requires_grad=True), torch.randn(16, 3, generator=g),
+                torch.randint(0, 3, (16,), generator=g))
     for lam in (0., 0.4, 1.):
         task, term = sdft_loss(z, zt, y, lam)
         g1, = torch.autograd.grad(task + lam * term, z)
-        g2, = torch.autograd.grad((1 - lam) * torch.nn.functional.cross_entropy(z, y) + lam * soft_cross_entropy(z, sdft_targets(zt, y)), z)
+        g2, = torch.autograd.grad((1 - lam) * torch.nn.functional.cross_entropy(z, y)
+                                  + lam * soft_cross_entropy(z, sdft_targets(zt, y)), z)
         torch.testing.assert_close(g1, g2)

@@ -13,16 +13,18 @@ def test_parse_spec():
 
 def test_peak_memory_sees_a_freed_allocation():
     import mmap
-    with PeakMemory() as pm:                       # 100 MB of fresh pages (an anonymous map: never pages the heap kept
-        m = mmap.mmap(-1, 100_000_000)             # resident from earlier tests), touched, then unmapped inside the block
+    # 100 MB of fresh pages (an anonymous map: never pages the heap kept resident from earlier tests), touched, then
+    # unmapped inside the block
+    with PeakMemory() as pm:
+        m = mmap.mmap(-1, 100_000_000)
         for i in range(0, len(m), 4096): m[i] = 1
         m.close()
     assert 80e6 < pm.growth < 200e6
 
 
 def test_tiny_run_writes_wellformed_table(tmp_path):
-    methods = {"FT": "ft", "RTD KD-only": "rtd --lam-ar 0", "RTD kd_frac=0.25": "rtd --kd-frac 0.25 --lam-ar 0", "Lipsum-FT": "lipsum",
-               "Nope": "no-such-method"}
+    methods = {"FT": "ft", "RTD KD-only": "rtd --lam-ar 0", "RTD kd_frac=0.25": "rtd --kd-frac 0.25 --lam-ar 0",
+               "Lipsum-FT": "lipsum", "Nope": "no-such-method"}
     out = run_bench(("tiny-clip",), methods, tmp_path, warmup=0, reps=2, isolate=False)
     js = json.loads((tmp_path/"overhead.json").read_text())
     assert js["meta"]["torch"] == torch.__version__ and len(js["results"]) == 1
@@ -33,8 +35,10 @@ def test_tiny_run_writes_wellformed_table(tmp_path):
     assert isinstance(t.loc["Nope", "error"], str) and "no-such-method" in t.loc["Nope", "error"]
     ok = t.drop(index="Nope")
     assert ok.loc["FT", "step_rel"] == pytest.approx(1) and ok.loc["FT", "mem_rel"] == pytest.approx(1)
-    for c in ("step_rel", "mem_rel", "items_per_s", "peak_mb"): assert np.isfinite(ok[c].astype(float)).all() and (ok[c] > 0).all()
-    assert r["floor"]["rtd_floor_rel"] == pytest.approx(1 + r["floor"]["teacher_fwd_rel"]) and r["floor"]["teacher_fwd_rel"] > 0
+    for c in ("step_rel", "mem_rel", "items_per_s", "peak_mb"):
+        assert np.isfinite(ok[c].astype(float)).all() and (ok[c] > 0).all()
+    assert (r["floor"]["rtd_floor_rel"] == pytest.approx(1 + r["floor"]["teacher_fwd_rel"]) and
+            r["floor"]["teacher_fwd_rel"] > 0)
     assert (ok.step_rel_q25 <= ok.step_rel + 1e-9).all() and (ok.step_rel <= ok.step_rel_q75 + 1e-9).all()
     assert r["pipeline"]["input_rel"] > 0 and r["bs"] == 8
     rows = {m["method"]: m for m in r["methods"]}                 # in one process, each round pairs a method with FT
@@ -65,10 +69,11 @@ def test_command_line_from_the_signature(tmp_path):
     "`python -m rtd_nb.bench`: run_bench's options (old spellings kept), method specs in the one syntax."
     r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--help"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0
-    for o in ("--models", "--methods", "--out-dir", "--out", "--warmup", "--reps", "--model-reps", "--isolate", "--in-process",
-              "--seed", "--device", "--patches", "--tag", "--bs", "--jobs"): assert o in r.stdout, o
-    r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--models", "tiny-clip", "--methods", "FT=ft", "RTD=rtd --lam-ar 0",
-                        "--in-process", "--warmup", "0", "--reps", "1", "--out", tmp_path, "--tag", "cli"],
+    for o in ("--models", "--methods", "--out-dir", "--out", "--warmup", "--reps", "--model-reps", "--isolate",
+              "--in-process", "--seed", "--device", "--patches", "--tag", "--bs", "--jobs"): assert o in r.stdout, o
+    r = subprocess.run([sys.executable, "-m", "rtd_nb.bench", "--models", "tiny-clip", "--methods", "FT=ft",
+                        "RTD=rtd --lam-ar 0", "--in-process", "--warmup", "0", "--reps", "1", "--out", tmp_path,
+                        "--tag", "cli"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     js = json.loads((tmp_path/"overhead_cli.json").read_text())
@@ -77,7 +82,8 @@ def test_command_line_from_the_signature(tmp_path):
 
 
 def test_probe_models_skip_text_tower_methods(monkeypatch):
-    "A model that starts from a linear probe has no text tower: Lipsum-FT is listed as not run, not reported as an error."
+    ("A model that starts from a linear probe has no text tower: Lipsum-FT is listed as not run, "
+     "not reported as an error.")
     from rtd_nb import bench
     monkeypatch.setitem(bench.BENCH_MODELS, "tiny-clip", dict(bench.BENCH_MODELS["tiny-clip"], init="lp"))
     r = bench_model("tiny-clip", {"FT": "ft", "Lipsum-FT": "lipsum"}, warmup=0, reps=1, isolate=False)

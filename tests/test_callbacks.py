@@ -34,7 +34,8 @@ def learner(data, methods=(("ft", {}),), seed=0, cbs=()):
     seed_everything(seed)
     model = copy.deepcopy(data[2])
     mcbs = [cb for m, hp in methods for cb in method_cbs(m, model, stochastic=True, **hp)]
-    return Learner(dls(data, seed), model, CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3, cbs=mcbs + [EvalModeStudent()] + list(cbs))
+    return Learner(dls(data, seed), model, CrossEntropyLossFlat(), opt_func=Adam, lr=1e-3,
+                   cbs=mcbs + [EvalModeStudent()] + list(cbs))
 
 
 def quiet_fit(learn, n=1, **kw):
@@ -78,7 +79,8 @@ def test_ar_and_kd_zero_at_init_then_positive(data):
 
 def test_teacher_frozen_bit_identical_not_a_submodule(data):
     learn = learner(data, BOTH)
-    rtd, lip = learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0], learn.cbs.filter(lambda c: isinstance(c, LipsumCallback))[0]
+    rtd, lip = (learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0],
+                learn.cbs.filter(lambda c: isinstance(c, LipsumCallback))[0])
     t0 = copy.deepcopy(rtd.teacher.module.state_dict()); z0 = copy.deepcopy(lip.zeroshot.module.state_dict())
     s0 = copy.deepcopy(learn.model.state_dict())
     n_params = len(list(learn.model.parameters()))
@@ -131,10 +133,12 @@ def test_no_hooks_after_exception_inside_the_forward(data):
     model = learn.model
     bad = BadForward()
     with pytest.raises(RuntimeError, match="forward failed"):
-        quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True) + method_cbs("lipsum", model, stochastic=True) + [bad])
+        quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True) +
+                                method_cbs("lipsum", model, stochastic=True) + [bad])
     bad.h.remove()
     assert count_hooks(model) == 0 and len(learn.metrics) == 0
-    quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True))   # and the next fit logs each term once
+    # and the next fit logs each term once
+    quiet_fit(learn, 1, cbs=method_cbs("rtd", model, lam_ar=1., stochastic=True))
     assert count_hooks(model) == 0 and len(learn.metrics) == 0
     assert [learn.recorder.metric_names.count(n) for n in ("ce", "kd", "ar")] == [1, 1, 1]
 
@@ -146,7 +150,8 @@ def test_spy_event_order_and_loss_seen(data):
         def __call__(self, event):
             self.events.append(event); return super().__call__(event)
         def after_loss(self):
-            if self.training: self.seen.append((self.learn.loss_grad.item(), dict(self.learn.recorder.loss_terms[self.learn.train_iter])))
+            if self.training: self.seen.append((self.learn.loss_grad.item(),
+                                                dict(self.learn.recorder.loss_terms[self.learn.train_iter])))
     spy = Spy()
     quiet_fit(learner(data, BOTH, cbs=[spy]), 1)
     ev = spy.events[spy.events.index("before_fit"):]
@@ -158,7 +163,8 @@ def test_spy_event_order_and_loss_seen(data):
         assert lg == pytest.approx(row["ce"] + 0.5 * row["kd"] + 1.0 * row["ar"] + row["lipsum"], rel=1e-5)
 
 
-@pytest.mark.parametrize("method,hp", [("rtd", dict(lam_kd=0., lam_ar=0.)), ("rtd", dict(lam_kd=0., lam_ar=0., kd_on="both")),
+@pytest.mark.parametrize("method,hp", [("rtd", dict(lam_kd=0., lam_ar=0.)),
+                                       ("rtd", dict(lam_kd=0., lam_ar=0., kd_on="both")),
                                        ("lipsum", dict(lam=0.))])
 def test_lambda_zero_is_exactly_fine_tuning(data, method, hp):
     ft = quiet_fit(learner(data), 1)
@@ -247,7 +253,8 @@ from fastai.callback.core import CancelValidException
 class _Grab(Callback):
     "Copy every gradient at `before_step`; skip validation."
     order = 100
-    def before_step(self): self.g = {n: p.grad.clone() for n, p in self.learn.model.named_parameters() if p.grad is not None}
+    def before_step(self): self.g = {n: p.grad.clone() for n, p in self.learn.model.named_parameters()
+                                     if p.grad is not None}
     def before_validate(self): raise CancelValidException()
 
 
@@ -278,7 +285,8 @@ def test_fused_equals_two_forwards(data, kd_on):
     "Same perturbed batch, no BatchNorm: one fused student forward gives the loss terms and gradients of two forwards."
     hp = dict(perturb=InputNoise(0.2), lam_kd=1., T=2., lam_ar=1., kd_on=kd_on,
               layers=["encoder.visual.transformer.resblocks.0", "encoder.visual.transformer.resblocks.1"])
-    (r1, g1, l1), (r2, g2, l2) = (_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp)]) for f in (True, False))
+    (r1, g1, l1), (r2, g2, l2) = (_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp)])
+                                  for f in (True, False))
     assert [l.cbs.filter(lambda c: isinstance(c, RTDCallback))[0].last_mode for l in (l1, l2)] == ["fused", "two"]
     assert r1["kd"] > 1e-4 and r1["ar"] > 1e-6
     for k in ("ce", "kd", "ar", "loss"): assert r1[k] == pytest.approx(r2[k], rel=1e-5, abs=1e-7), k
@@ -290,7 +298,8 @@ def test_fused_equals_two_forwards(data, kd_on):
 def test_fused_rtd_with_lipsum_uses_the_clean_half(data):
     "Lipsum-FT's head hook sees [x; x'] under a fused RTD forward and keeps the clean half: same terms as two forwards."
     hp = dict(perturb=InputNoise(0.2), lam_kd=1., lam_ar=0.)
-    rows = [_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp), LipsumCallback(t, bank=64)])[0] for f in (True, False)]
+    rows = [_one_step(data, lambda t, f=f: [RTDCallback(t, fused=f, **hp), LipsumCallback(t, bank=64)])[0]
+            for f in (True, False)]
     for k in ("ce", "kd", "lipsum", "loss"): assert rows[0][k] == pytest.approx(rows[1][k], rel=1e-5, abs=1e-7), k
     assert rows[0]["lipsum"] > 0
 
@@ -323,12 +332,14 @@ def test_one_pass_floor_trains_on_perturbed(data):
     assert learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0].last_mode == "1pass"
     rows = data[0][:16].flatten(1)                                  # fastai's forward saw x', no clean image
     assert see.seen.shape[0] == 8 and not (see.seen.flatten(1)[:, None] == rows[None]).all(-1).any()
-    with pytest.raises(ValueError, match="kd_on='perturbed'"): RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_on="both")
+    with pytest.raises(ValueError, match="kd_on='perturbed'"):
+        RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_on="both")
     with pytest.raises(ValueError, match="kd_frac=1"): RTDCallback(nn.Linear(2, 2), ce_on="perturbed", kd_frac=0.5)
 
 
 def test_kd_every_and_kd_frac_combine(data):
-    "kd_every=2 with kd_frac=0.5: the terms run on every 2nd step only, there on half the batch (4 of 8 rows, clean + x')."
+    ("kd_every=2 with kd_frac=0.5: the terms run on every 2nd step only, there on half the batch "
+     "(4 of 8 rows, clean + x').")
     learn = learner(data, [("rtd", dict(kd_every=2, kd_frac=0.5, lam_ar=1.))])
     rtd, seen = learn.cbs.filter(lambda c: isinstance(c, RTDCallback))[0], []
     real = rtd._teacher
@@ -386,7 +397,8 @@ def test_step_timer_counts_steps_stops_and_skips_validation():
 
     def fit(timer, epochs=2):
         seen = ValidBatches()
-        learn = Learner(DataLoaders.from_dsets(ds, ds, bs=8, device="cpu"), nn.Linear(4, 2), nn.CrossEntropyLoss(), cbs=[timer, seen])
+        learn = Learner(DataLoaders.from_dsets(ds, ds, bs=8, device="cpu"), nn.Linear(4, 2), nn.CrossEntropyLoss(),
+                        cbs=[timer, seen])
         with learn.no_bar(), learn.no_logging(): learn.fit(epochs)
         return seen.n
 

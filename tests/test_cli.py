@@ -8,7 +8,8 @@ from rtd_nb.data import vader_frame
 
 def cli(*args, cwd=None):
     "Run `python -m rtd_nb.cli ARGS` (what the `rtd_nb` console script runs)."
-    return subprocess.run([sys.executable, "-m", "rtd_nb.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "rtd_nb.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
 
 
 def run(*argv):
@@ -30,9 +31,9 @@ def csvs(tmp_path_factory):
 
 
 def test_train_eval_end_to_end(csvs):
-    r = cli("train", "--model", "minilm", "--data", "reviews.csv", "--text-col", "text", "--label-col", "label", "--method", "rtd",
-            "--lam-kd", "0.5", "--lam-ar", "0", "--lr", "1e-4", "--bs", "8", "--max-len", "32", "--max-items", "16", "--out-dir", "runs",
-            "--quiet", cwd=csvs)
+    r = cli("train", "--model", "minilm", "--data", "reviews.csv", "--text-col", "text", "--label-col", "label",
+            "--method", "rtd", "--lam-kd", "0.5", "--lam-ar", "0", "--lr", "1e-4", "--bs", "8", "--max-len", "32",
+            "--max-items", "16", "--out-dir", "runs", "--quiet", cwd=csvs)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "zeroshot accuracy" in r.stdout and "rtd macro-F1" in r.stdout and "ID: id_test" in r.stdout
     run_dir = next((csvs/"runs").glob("rtd-*"))

@@ -1,4 +1,5 @@
-"Data loaders: real VADER and Fashion-MNIST-C, fixtures for WILDS / MedNLI / Bias in Bios, clear errors for missing roots."
+("Data loaders: real VADER and Fashion-MNIST-C, fixtures for WILDS / MedNLI / Bias in Bios, "
+ "clear errors for missing roots.")
 import json
 import numpy as np, pandas as pd, pytest, torch
 from transformers import AutoTokenizer
@@ -33,7 +34,8 @@ def test_vader_frame_domains_and_labels():
 def test_vader_splits_disjoint_and_deterministic(tok):
     a = vader_data(tok, seed=0, verbose=False)
     ids = {k: set(a.splits()[k].meta.id) for k in ("train", "valid", "id_test")}
-    assert not (ids["train"] & ids["valid"]) and not (ids["train"] & ids["id_test"]) and not (ids["valid"] & ids["id_test"])
+    assert (not (ids["train"] & ids["valid"]) and not (ids["train"] & ids["id_test"]) and
+            not (ids["valid"] & ids["id_test"]))
     df = vader_frame()
     assert sum(map(len, ids.values())) == (df.domain == "movie").sum()
     assert list(a.tests) == ["id_test", "tweets", "amazon", "nyt"]
@@ -70,7 +72,8 @@ def test_vader_missing_sdist(tmp_data, tok):
 
 # ---------------------------------------------------------------- Fashion-MNIST-C (real data)
 def test_fmnist_c_shapes_range_and_groups(tmp_data):
-    d = fmnist_c_data(max_items=24, corruptions=["fog", "gaussian_noise"], severities=(1, 3, 5), bs=8, group_by="shift", verbose=False)
+    d = fmnist_c_data(max_items=24, corruptions=["fog", "gaussian_noise"], severities=(1, 3, 5), bs=8, group_by="shift",
+                      verbose=False)
     assert list(d.tests) == ["id_test", "near", "mid", "far"] and d.classnames == FMNIST_CLASSES and d.kind == "image"
     assert d.sizes() == dict(train=24, valid=24, id_test=24, near=48, mid=48, far=48)
     for dl in [d.dls.train, d.dls.valid, *d.tests.values()]:
@@ -111,7 +114,8 @@ def test_fmnist_c_seed_and_size(tmp_data):
     b = fmnist_c_data(max_items=8, size=48, seed=1, corruptions=["pixelate"], severities=(4,), verbose=False)
     c = fmnist_c_data(max_items=8, size=48, test_seed=1, corruptions=["pixelate"], severities=(4,), verbose=False)
     assert a.tests["pixelate"].dataset.x.shape == (8, 3, 48, 48)
-    idx = lambda d, k: d.tests[k].dataset.meta["index"].tolist() if k != "train" else d.dls.train.dataset.meta["index"].tolist()
+    idx = lambda d, k: (d.tests[k].dataset.meta["index"].tolist() if k != "train"
+                        else d.dls.train.dataset.meta["index"].tolist())
     assert idx(a, "id_test") == idx(b, "id_test") != idx(c, "id_test")      # the test set depends on test_seed only
     assert idx(a, "train") != idx(b, "train")                                # the training subset on seed
 
@@ -132,8 +136,8 @@ def test_split_helpers():
 
 
 # ---------------------------------------------------------------- WILDS (fixtures in the real on-disk format)
-from rtd_nb.wilds_data import (wilds_data, make_camelyon_fixture, make_iwildcam_fixture, check_wilds_root, dataset_metrics,
-                               avg_over_groups, CAMELYON_CLASSES)
+from rtd_nb.wilds_data import (wilds_data, make_camelyon_fixture, make_iwildcam_fixture, check_wilds_root,
+                               dataset_metrics, avg_over_groups, CAMELYON_CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +149,8 @@ def wroot(tmp_path_factory):
 
 def test_wilds_missing_root(tmp_path, monkeypatch):
     monkeypatch.delenv("RTD_NB_WILDS", raising=False)
-    with pytest.raises(AssetMissingError, match=r"Camelyon17-WILDS not found: looked in .*camelyon17_v1.0.*download=True"):
+    with pytest.raises(AssetMissingError,
+                       match=r"Camelyon17-WILDS not found: looked in .*camelyon17_v1.0.*download=True"):
         wilds_data("camelyon17", tmp_path, verbose=False)
     monkeypatch.setenv("RTD_NB_WILDS", str(tmp_path/"w"))
     with pytest.raises(AssetMissingError, match="iWildCam2020-WILDS not found.*RTD_NB_WILDS"):
@@ -158,7 +163,8 @@ def test_camelyon_fixture_official_splits(wroot):
     d = wilds_data("camelyon17", wroot, size=32, bs=4, verbose=False)
     assert d.classnames == CAMELYON_CLASSES and list(d.tests) == ["id_test", "ood_val", "ood_test"]
     assert d.sizes() == dict(train=3*2*4, valid=3*2*2, id_test=3*2*2, ood_val=12, ood_test=12)
-    assert set(d.tests["ood_val"].dataset.groups) == {"hospital_1"} and set(d.tests["ood_test"].dataset.groups) == {"hospital_2"}
+    assert (set(d.tests["ood_val"].dataset.groups) == {"hospital_1"} and
+            set(d.tests["ood_test"].dataset.groups) == {"hospital_2"})
     x, y = d.dls.one_batch()
     assert x.shape == (4, 3, 32, 32) and 0 <= x.min() and x.max() <= 1 and set(y.tolist()) <= {0, 1}
     ds = d.tests["ood_test"].dataset
@@ -176,7 +182,8 @@ def test_iwildcam_fixture_and_macro_f1(wroot):
     ds = d.tests["ood_test"].dataset
     pred = torch.where(ds.y == 3, torch.tensor(2), ds.y)
     res, _ = ds.wilds_eval(pred)
-    assert abs(res["F1-macro_all"] - dataset_metrics(pred, ds, n_classes=4)["f1_macro"]) < 1e-6 and res["F1-macro_all"] < 1
+    assert (abs(res["F1-macro_all"] - dataset_metrics(pred, ds, n_classes=4)["f1_macro"]) < 1e-6 and
+            res["F1-macro_all"] < 1)
     a = wilds_data("iwildcam", wroot, size=24, max_items=3, seed=2, verbose=False)
     b = wilds_data("iwildcam", wroot, size=24, max_items=3, seed=2, verbose=False)
     assert set(a.sizes().values()) == {3}
@@ -188,7 +195,7 @@ def test_avg_over_groups_shim():
     assert m.tolist() == [0., 0.5, 0., 1.] and c.tolist() == [0., 2., 0., 1.]
 
 
-# ---------------------------------------------------------------- MedNLI and Bias in Bios (fixtures in published formats)
+# -------------------------------------------------------------- MedNLI and Bias in Bios (fixtures in published formats)
 from rtd_nb.text_data import (mednli_data, bios_data, read_bios, read_mednli, make_mednli_fixture, make_bios_fixture,
                               MEDNLI_CLASSES, BIOS_CLASSES)
 
@@ -198,7 +205,8 @@ def test_mednli_fixture_and_missing(tmp_path, tok, monkeypatch):
     d = mednli_data(tok, tmp_path/"m", bs=3, verbose=False)
     assert list(d.tests) == ["id_test", "other_hospital"] and d.classnames == MEDNLI_CLASSES
     assert sorted(d.dls.train.dataset.y.tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    assert (d.tests["id_test"].dataset.meta.gold_label.map(MEDNLI_CLASSES.index) == d.tests["id_test"].dataset.meta.label).all()
+    assert (d.tests["id_test"].dataset.meta.gold_label.map(MEDNLI_CLASSES.index) ==
+            d.tests["id_test"].dataset.meta.label).all()
     d2 = mednli_data(tok, tmp_path/"m", ood={}, max_items=4, verbose=False)
     assert list(d2.tests) == ["id_test"] and set(d2.sizes().values()) == {4}
     (tmp_path/"m"/"mli_test_v1.jsonl").unlink()

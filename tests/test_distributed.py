@@ -3,7 +3,8 @@ import json, os, subprocess, sys
 import numpy as np, pytest
 from rtd_nb.distributed import shard_indices, train_ddp
 
-ARGS = dict(method="rtd", hparams=dict(lam_kd=0.5, lam_ar=0.1), n_train=24, n_valid=16, global_bs=8, epochs=2, lr=1e-4, seed=0)
+ARGS = dict(method="rtd", hparams=dict(lam_kd=0.5, lam_ar=0.1), n_train=24, n_valid=16, global_bs=8, epochs=2, lr=1e-4,
+            seed=0)
 
 
 def test_shards_partition_each_global_batch():
@@ -18,9 +19,11 @@ def test_two_processes_match_one(tmp_path):
     out, js = tmp_path/"run", tmp_path/"ddp.json"
     a = ARGS
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "rtd_nb.distributed", "--method", a["method"], *[w for k, v in a["hparams"].items() for w in (f"--{k.replace('_', '-')}", str(v))],
+           "-m", "rtd_nb.distributed", "--method", a["method"],
+           *[w for k, v in a["hparams"].items() for w in (f"--{k.replace('_', '-')}", str(v))],
            "--n-train", str(a["n_train"]), "--n-valid", str(a["n_valid"]), "--bs", str(a["global_bs"]),
-           "--epochs", str(a["epochs"]), "--lr", str(a["lr"]), "--seed", str(a["seed"]), "--out", str(out), "--json", str(js)]
+           "--epochs", str(a["epochs"]), "--lr", str(a["lr"]), "--seed", str(a["seed"]), "--out", str(out),
+           "--json", str(js)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     ddp = json.loads(js.read_text())

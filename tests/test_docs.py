@@ -8,7 +8,8 @@ RTD_DOCS_EXPECT_CACHED makes it fail otherwise). Set RTD_DOCS_ONLY (globs) to ex
 local run. RTD_DOCS_SITE=_site checks a site already built by tools/docs.sh instead of building one.
 Screenshots go to a temporary folder; `make screenshots` (RTD_SCREENSHOTS=docs/img) refreshes the committed ones.
 """
-import ast, html.parser, http.server, json, os, re, shutil, subprocess, sys, threading, time, urllib.error, urllib.request
+import ast, html.parser, http.server, json, os, re, shutil, subprocess, sys, threading, time, urllib.error, \
+    urllib.request
 from functools import partial
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
@@ -70,7 +71,8 @@ def browser():
     yield d
     d.quit()
 
-def pages(out): return sorted(r.as_posix() for r in (p.relative_to(out) for p in out.rglob('*.html')) if not any(x.startswith('_') for x in r.parts))
+def pages(out): return sorted(r.as_posix() for r in (p.relative_to(out) for p in out.rglob('*.html'))
+                              if not any(x.startswith('_') for x in r.parts))
 
 def _open(d, url):
     d.get(url)
@@ -91,7 +93,8 @@ def test_every_notebook_has_a_page_in_the_navigation(site):
     for p in srcs:
         name = sources.page_name(p)
         assert (out/f'{name}.html').exists(), f'{p} has no page {name}.html'
-        if name != 'index': assert f'href="{name}.html"' in home, f'{name}.html is not in the navigation of the home page'
+        if name != 'index':
+            assert f'href="{name}.html"' in home, f'{name}.html is not in the navigation of the home page'
     sidebar = (ROOT/'nbs'/'sidebar.yml').read_text()   # Quarto's sidebar lists the same notebooks
     for p in srcs:
         if p.parent.name == 'nbs' and p.stem != 'index': assert p.name in sidebar
@@ -106,7 +109,8 @@ def test_pages_load_clean_in_chromium(site, browser):
         _open(browser, urljoin(base, pg))
         errs = [e['message'] for e in browser.get_log('browser') if e['level'] == 'SEVERE']
         if errs: bad.append(f'{pg}: console errors {errs[:3]}')
-        broken = browser.execute_script("return Array.from(document.images).filter(i => !(i.naturalWidth > 0)).map(i => i.src)")
+        broken = browser.execute_script("return Array.from(document.images).filter(i => !(i.naturalWidth > 0))"
+                                        ".map(i => i.src)")
         if broken: bad.append(f'{pg}: images that did not load {broken[:3]}')
         text = browser.execute_script('return document.body.innerText')
         for s in ('#| hide', '#| export', '#|export', '#| default_exp', 'from nbdev.showdoc import'):
@@ -125,7 +129,8 @@ def test_internal_links_and_anchors_resolve(site):
     for pg in pages(out):
         url = urljoin(base, pg)
         text = (out/pg).read_text()
-        refs = re.findall(r'''<(?:a|link)\b[^>]*\bhref="([^"]+)"''', text) + re.findall(r'''<(?:img|script)\b[^>]*\bsrc="([^"]+)"''', text)
+        refs = (re.findall(r'''<(?:a|link)\b[^>]*\bhref="([^"]+)"''', text) +
+                re.findall(r'''<(?:img|script)\b[^>]*\bsrc="([^"]+)"''', text))
         for h in refs:
             h = html.unescape(h)
             full = urljoin(url, h)
@@ -152,9 +157,10 @@ def test_pages_show_api_docs_and_figures(site):
         assert page.read_text().count('<img') >= n_img, f'{page.name} lost figures'
 
 def test_quarto_path_can_process_every_notebook():
-    """`nbdev_docs` (the Quarto path) first runs `nbdev_proc_nbs`, which renders show_doc by executing each notebook's
+    ("""`nbdev_docs` (the Quarto path) first runs `nbdev_proc_nbs`, which renders show_doc by executing each notebook's
     import cells *on their own*. A cell mixing imports with other code then runs out of context and stops the docs build
-    (nbdev warns "Found cells containing imports and other code"). This build does not need that step, so check it here."""
+    (nbdev warns "Found cells containing imports and other code"). """
+     """This build does not need that step, so check it here.""")
     from nbdev.process import NBProcessor
     from nbdev.processors import _ast_contains
     bad = []
@@ -163,15 +169,18 @@ def test_quarto_path_can_process_every_notebook():
         for i, c in enumerate(NBProcessor(p).nb.cells):
             if c.cell_type != 'code' or not c.source: continue
             d = c.directives_ or {}
-            if d.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or d.get('eval:', [''])[0].lower() == 'false': continue
+            if (d.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or
+                d.get('eval:', [''])[0].lower() == 'false'): continue
             trees = c.parsed_()
-            if trees and _ast_contains(trees, (ast.Import, ast.ImportFrom)) and _ast_contains(trees, (ast.Expr, ast.Assign)):
+            if (trees and _ast_contains(trees, (ast.Import, ast.ImportFrom)) and
+                _ast_contains(trees, (ast.Expr, ast.Assign))):
                 bad.append(f'{p.relative_to(ROOT)} cell {i}: {c.source.strip().splitlines()[0][:80]}')
     assert not bad, ('nbdev_docs would run these cells out of context: move their imports into the import cell '
                      '(or into a cell of their own):\n' + '\n'.join(bad))
 
 def test_screenshots_for_the_readme(site, browser, tmp_path):
-    "docs/README.md's screenshots: taken into a temporary folder, or into RTD_SCREENSHOTS (`make screenshots`: docs/img)."
+    ("docs/README.md's screenshots: taken into a temporary folder, "
+     "or into RTD_SCREENSHOTS (`make screenshots`: docs/img).")
     out, base, _ = site
     IMG = Path(os.environ['RTD_SCREENSHOTS']).resolve() if os.environ.get('RTD_SCREENSHOTS') else tmp_path
     IMG.mkdir(parents=True, exist_ok=True)

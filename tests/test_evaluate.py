@@ -6,9 +6,9 @@ from fastai.learner import Learner
 from fastai.data.core import DataLoaders
 from fastai.optimizer import SGD
 from rtd_nb.core import write_config
-from rtd_nb.evaluate import (split_metrics, group_accuracy, evaluate, evaluate_preds, predict, eval_mode, log_eval, results_table,
-                             mahalanobis, ClassGaussians, shift_distances, near_far, calibration_bins, measure_cost, cost_table,
-                             adversarial_accuracy, count_params, flops_per_example)
+from rtd_nb.evaluate import (split_metrics, group_accuracy, evaluate, evaluate_preds, predict, eval_mode, log_eval,
+                             results_table, mahalanobis, ClassGaussians, shift_distances, near_far, calibration_bins,
+                             measure_cost, cost_table, adversarial_accuracy, count_params, flops_per_example)
 from rtd_nb.analysis import linear_cka, cka_per_layer, pool_activation, tsne
 
 
@@ -53,11 +53,13 @@ def test_worst_group_is_min_of_group_accuracies():
     assert ga == pytest.approx(manual)
     logits = nn.functional.one_hot(pred, 3).float() * 5
     from rtd_nb.evaluate import Preds
-    r = evaluate_preds({"id_test": Preds(logits[:100], y[:100], groups[:100]), "shifted": Preds(logits[100:], y[100:], groups[100:])})
+    r = evaluate_preds({"id_test": Preds(logits[:100], y[:100], groups[:100]),
+                        "shifted": Preds(logits[100:], y[100:], groups[100:])})
     per = [group_accuracy(pred[s], y[s], groups[s]) for s in (slice(0, 100), slice(100, 200))]
     assert r["worst_group/acc"] == pytest.approx(min(min(d.values()) for d in per))
     assert r["shifted/worst_group_acc"] == pytest.approx(min(per[1].values()))
-    assert r["delta_rob"] == pytest.approx(r["id_test/acc"] - r["shifted/acc"]) == pytest.approx(r["id_test/acc"] - r["ood/acc_mean"])
+    assert (r["delta_rob"] == pytest.approx(r["id_test/acc"] - r["shifted/acc"]) ==
+            pytest.approx(r["id_test/acc"] - r["ood/acc_mean"]))
     p_all = Preds(logits, y)
     with pytest.raises(ValueError, match="reserved"): evaluate_preds({"id_test": p_all, "ood": p_all})
 
@@ -66,7 +68,8 @@ def _toy_loaders():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(96, 6, generator=g); y = (x[:, 0] > 0).long()
     mk = lambda s, grp: DataLoader(GroupDS(x[s], y[s], [grp] * len(x[s])), batch_size=16)
-    return {"id_test": mk(slice(0, 48), "id"), "shifted": DataLoader(GroupDS(x[48:] + 1, y[48:], ["s1"] * 24 + ["s2"] * 24), batch_size=16)}
+    return {"id_test": mk(slice(0, 48), "id"),
+            "shifted": DataLoader(GroupDS(x[48:] + 1, y[48:], ["s1"] * 24 + ["s2"] * 24), batch_size=16)}
 
 
 def test_evaluate_deterministic_and_restores_mode():
@@ -77,14 +80,15 @@ def test_evaluate_deterministic_and_restores_mode():
     r1, r2 = evaluate(m, loaders), evaluate(m, loaders)
     assert r1 == r2
     assert [x.training for x in m.modules()] == [True, True, False, True, True]
-    assert {"id_test/acc", "shifted/ece", "shifted/f1_macro", "id_test/nll", "ood/acc_mean", "delta_rob", "worst_group/acc",
-            "shifted/worst_group_acc"} <= set(r1)
+    assert {"id_test/acc", "shifted/ece", "shifted/f1_macro", "id_test/nll", "ood/acc_mean", "delta_rob",
+            "worst_group/acc", "shifted/worst_group_acc"} <= set(r1)
     with pytest.raises(KeyError, match="pass id_key="): evaluate(m, {"valid": loaders["id_test"]})
 
 
 def test_predict_refuses_shuffled_groups():
     x, y = torch.randn(8, 2), torch.zeros(8, dtype=torch.long)
-    with pytest.raises(ValueError, match="shuffle=False"): predict(nn.Linear(2, 2), DataLoader(GroupDS(x, y, ["a"] * 8), shuffle=True))
+    with pytest.raises(ValueError, match="shuffle=False"):
+        predict(nn.Linear(2, 2), DataLoader(GroupDS(x, y, ["a"] * 8), shuffle=True))
 
 
 def test_adversarial_accuracy_drops_and_is_deterministic():
@@ -92,13 +96,15 @@ def test_adversarial_accuracy_drops_and_is_deterministic():
     x = torch.rand(32, 3, 4, 4); w = torch.randn(48)
     y = ((x.flatten(1) - 0.5) @ w > 0).long()
     m = nn.Sequential(nn.Flatten(), nn.Linear(48, 2))
-    with torch.no_grad(): m[1].weight.copy_(torch.stack([-w, w]) / 2); m[1].bias.copy_(torch.stack([w.sum(), -w.sum()]) / 4)
+    with torch.no_grad():
+        m[1].weight.copy_(torch.stack([-w, w]) / 2); m[1].bias.copy_(torch.stack([w.sum(), -w.sum()]) / 4)
     dl = DataLoader(TensorDataset(x, y), batch_size=16)
     r = evaluate(m, {"id_test": dl}, adv_eps=0.1, adv_steps=5)
     assert r["id_test/acc"] == 1.0 and r["id_test/adv_acc"] < 0.5 and r["adv_eps"] == 0.1
     assert adversarial_accuracy(m, dl, 0.1, 5) == r["id_test/adv_acc"]
     with pytest.raises(TypeError, match="token ids"):
-        adversarial_accuracy(m, DataLoader(TensorDataset(torch.zeros(4, 5, dtype=torch.long), torch.zeros(4, dtype=torch.long))), 0.1)
+        adversarial_accuracy(m, DataLoader(TensorDataset(torch.zeros(4, 5, dtype=torch.long),
+                                                         torch.zeros(4, dtype=torch.long))), 0.1)
 
 
 def test_log_eval_appends_and_never_overwrites(tmp_path):
@@ -137,7 +143,8 @@ def test_shift_distances_orders_sets():
         def features(self, x): return x
         def forward(self, x): return x
     g = torch.Generator().manual_seed(0)
-    mk = lambda shift: DataLoader(TensorDataset(torch.randn(200, 8, generator=g) + shift, torch.zeros(200, dtype=torch.long)), batch_size=50)
+    mk = lambda shift: DataLoader(TensorDataset(torch.randn(200, 8, generator=g) + shift,
+                                                torch.zeros(200, dtype=torch.long)), batch_size=50)
     d = shift_distances(Feat(), mk(0), {"id_test": mk(0), "near": mk(0.3), "far": mk(3.)}, normalize=False)
     assert list(d.split) == ["id_test", "near", "far"] and list(d["shift"]) == ["ID", "near", "far"]
     assert near_far(pd.Series(dict(a=1., b=1.1, c=9.))).to_dict() == dict(a="near", b="near", c="far")
@@ -158,7 +165,8 @@ def test_cka_properties():
 def test_cka_per_layer_and_hooks_removed():
     from rtd_nb.hooks import count_hooks
     torch.manual_seed(0)
-    t = nn.Sequential(nn.Sequential(nn.Linear(4, 8), nn.ReLU()), nn.Sequential(nn.Linear(8, 8), nn.ReLU()), nn.Linear(8, 2))
+    t = nn.Sequential(nn.Sequential(nn.Linear(4, 8), nn.ReLU()), nn.Sequential(nn.Linear(8, 8), nn.ReLU()),
+                      nn.Linear(8, 2))
     dl = DataLoader(TensorDataset(torch.randn(48, 4), torch.zeros(48, dtype=torch.long)), batch_size=16)
     c = cka_per_layer(t, t, dl)
     assert list(c.layer) == ["0", "1"] and np.allclose(c.cka, 1)
@@ -181,5 +189,7 @@ def test_cost_restores_weights_and_counts_flops():
     assert c["train_flops_per_example"] > c["infer_flops_per_example"] and c["step_time_s"] > 0
     assert count_params(learn.model) == dict(trainable_params=15, total_params=15)
     probe = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 3)); probe[0].requires_grad_(False)
-    ct = cost_table(dict(ft=learn, probe=Learner(DataLoaders(dl, dl), probe, loss_func=nn.CrossEntropyLoss(), opt_func=SGD)), n_steps=2)
-    assert ct.loc["ft", "step_time_s_rel"] == 1 and ct.loc["probe", "trainable_params"] == 15 and ct.loc["probe", "total_params_rel"] == 35/15
+    ct = cost_table(dict(ft=learn, probe=Learner(DataLoaders(dl, dl), probe, loss_func=nn.CrossEntropyLoss(),
+                                                 opt_func=SGD)), n_steps=2)
+    assert (ct.loc["ft", "step_time_s_rel"] == 1 and ct.loc["probe", "trainable_params"] == 15 and
+            ct.loc["probe", "total_params_rel"] == 35/15)

@@ -1,4 +1,5 @@
-"The experiment notebooks through papermill: the WILDS ones fail clearly without data and run end to end on fixture roots."
+("The experiment notebooks through papermill: the WILDS ones fail clearly without data and run end to end "
+ "on fixture roots.")
 import json, os, subprocess, sys, time
 from pathlib import Path
 import pytest
@@ -25,12 +26,14 @@ def _runs(out):
 def test_wilds_notebook_without_data_fails_in_the_check_cell(nb, bench, tmp_path):
     out = tmp_path/"out.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as e:
-        pm.execute_notebook(str(NBS/nb), str(out), parameters=dict(data_root=str(tmp_path/"empty"), out_dir=str(tmp_path/"runs")),
+        pm.execute_notebook(str(NBS/nb), str(out),
+                            parameters=dict(data_root=str(tmp_path/"empty"), out_dir=str(tmp_path/"runs")),
                             cwd=str(NBS), progress_bar=False, kernel_name="python3")
     msg = str(e.value)
     assert "AssetMissingError" in msg and "not found" in msg and "get_dataset" in msg, msg[-800:]
     executed = json.loads(out.read_text())
-    failed = [i for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    failed = [i for i, c in enumerate(executed["cells"])
+              if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     code = [i for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code"]
     assert failed and code.index(failed[0]) <= 4, "the missing data must stop the notebook in its first cells"
     assert not (tmp_path/"runs").exists(), "nothing may be written before the data check"
@@ -40,7 +43,8 @@ def test_wilds_notebook_without_data_fails_in_the_check_cell(nb, bench, tmp_path
 def test_wilds_notebook_runs_on_fixture_root(nb, bench, wroot, tmp_path):
     out = tmp_path/"runs"
     pm.execute_notebook(str(NBS/nb), str(tmp_path/"out.ipynb"), cwd=str(NBS), progress_bar=False, kernel_name="python3",
-                        parameters=dict(TINY, data_root=str(wroot), out_dir=str(out), method="ft,rtd", lam_kd=0.5, seed=0))
+                        parameters=dict(TINY, data_root=str(wroot), out_dir=str(out), method="ft,rtd", lam_kd=0.5,
+                                        seed=0))
     runs = _runs(out)
     assert [r.name.split("-")[0] for r in runs] == ["ft", "rtd"]
     for r in runs:
@@ -56,15 +60,17 @@ def test_wilds_notebook_runs_on_fixture_root(nb, bench, wroot, tmp_path):
 
 
 def test_card_command_runs_on_fixture_and_fails_without_data(wroot, tmp_path):
-    "The design card's command line, from the repository root: clear failure without data, a full run with a fixture root."
+    ("The design card's command line, from the repository root: clear failure without data, "
+     "a full run with a fixture root.")
     env = dict(os.environ, RTD_NB_WILDS=str(tmp_path/"nothing-here"))
     exe = Path(sys.executable).with_name("papermill")
-    r = subprocess.run([str(exe), "nbs/20_camelyon.ipynb", str(tmp_path/"out.ipynb"), "-p", "lam_kd", "0.5", "-p", "out_dir", str(tmp_path/"a")],
-                       cwd=ROOT, env=env, capture_output=True, text=True)
+    r = subprocess.run([str(exe), "nbs/20_camelyon.ipynb", str(tmp_path/"out.ipynb"), "-p", "lam_kd", "0.5",
+                        "-p", "out_dir", str(tmp_path/"a")], cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "Camelyon17-WILDS not found" in r.stderr + r.stdout
-    args = [str(exe), "nbs/20_camelyon.ipynb", str(tmp_path/"out2.ipynb"), "-p", "lam_kd", "0.5", "-p", "out_dir", str(tmp_path/"b")]
+    args = [str(exe), "nbs/20_camelyon.ipynb", str(tmp_path/"out2.ipynb"), "-p", "lam_kd", "0.5",
+            "-p", "out_dir", str(tmp_path/"b")]
     for k, v in TINY.items(): args += ["-p", k, "None" if v is None else str(v)]
-    env["RTD_NB_WILDS"] = str(wroot)                                        # the root through the environment, as documented
+    env["RTD_NB_WILDS"] = str(wroot)       # the root through the environment, as documented
     r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     (run,) = _runs(tmp_path/"b")

@@ -80,7 +80,8 @@ def test_lipsum_mse_matches_authors_formula_and_kld():
 
 
 def test_lipsum_gradient_only_to_student():
-    f = torch.randn(3, 8, requires_grad=True); f0 = torch.randn(3, 8, requires_grad=True); t = torch.randn(5, 8, requires_grad=True)
+    f = torch.randn(3, 8, requires_grad=True); f0 = torch.randn(3, 8, requires_grad=True)
+    t = torch.randn(5, 8, requires_grad=True)
     lipsum_loss(f, f0, t).backward()
     assert f.grad.abs().sum() > 0 and f0.grad is None and t.grad is None
 
@@ -123,5 +124,6 @@ def test_ar_ignores_padding():
     m = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]).bool()
     pad = lambda a: torch.cat([a, torch.randn(3, 5, 8, generator=g)], 1)
     mp = torch.cat([m, torch.zeros(3, 5, dtype=torch.bool)], 1)
-    assert ar_loss({"l": pad(s)}, {"l": pad(t)}, mask=mp) == pytest.approx(float(ar_loss({"l": s}, {"l": t}, mask=m)), rel=1e-6)
+    assert ar_loss({"l": pad(s)}, {"l": pad(t)}, mask=mp) == pytest.approx(float(ar_loss({"l": s}, {"l": t}, mask=m)),
+                                                                           rel=1e-6)
     assert ar_loss({"l": s}, {"l": t}, mask=m) == pytest.approx(float(((s - t)[m] ** 2).mean()), rel=1e-6)

@@ -1,6 +1,8 @@
-"""The method registry and the invariant every regulariser obeys: at θ = θ₀, with identity perturbations, every term that
+("""The method registry and the invariant every regulariser obeys: at θ = θ₀, with identity perturbations, every """
+ """term that
 compares the student with the frozen model (or with itself) is 0 — on MiniLM (dropout) and EfficientNet (BatchNorm).
-Also: every method's terms reach metrics.jsonl, the registry needs no import tricks, and no two modules import each other."""
+Also: every method's terms reach metrics.jsonl, the registry needs no import tricks, and no two modules """
+ """import each other.""")
 import ast, copy, json, re
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
@@ -8,7 +10,8 @@ import fastai.callback.progress  # noqa: F401  (Learner.no_bar)
 from fastai.data.core import DataLoaders
 from rtd_nb.core import seed_everything
 from rtd_nb.models import zeroshot_classifier
-from rtd_nb.data import vader_frame, tokenize_texts, fashion_mnist, to_rgb, FMNIST_CLASSES, ItemsDataset, make_shift_data
+from rtd_nb.data import (vader_frame, tokenize_texts, fashion_mnist, to_rgb, FMNIST_CLASSES, ItemsDataset,
+                         make_shift_data)
 from rtd_nb.callbacks import loss_terms, identity, InputNoise, RTDCallback, EvalModeStudent
 from rtd_nb.baselines import identity_view
 from rtd_nb.methods import METHODS, method_learner, method_hparams, get_method
@@ -30,7 +33,8 @@ def minilm():
 
 @pytest.fixture(scope="module")
 def effnet():
-    "The bridged EfficientNet-Lite0 → MiniLM zero-shot classifier (49 BatchNorm layers) and 8 real Fashion-MNIST images."
+    ("The bridged EfficientNet-Lite0 → MiniLM zero-shot classifier (49 BatchNorm layers) "
+     "and 8 real Fashion-MNIST images.")
     seed_everything(0)
     clf = zeroshot_classifier("effnet-minilm", FMNIST_CLASSES)
     x, y = fashion_mnist("test")
@@ -41,7 +45,8 @@ def first_step(model, x, y, method, stochastic=False, **hp):
     "The loss terms of the first training step (lr = 0: the student stays at θ₀)."
     seed_everything(0)
     ds = list(zip(x, y))
-    learn = method_learner(copy.deepcopy(model), DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device="cpu"),
+    learn = method_learner(copy.deepcopy(model),
+                           DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device="cpu"),
                            method, lr=0., stochastic=stochastic, **hp)
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
     return loss_terms(learn).iloc[0]
@@ -58,8 +63,8 @@ def all_terms_first_step(model, x, y, variant="mse"):
     hp = dict(IDENTITY, lipsum=dict(variant=variant, M=16), carft=dict(templates=TEXT_CONTEXTS[:4]))
     cbs = [cb for m in TERMS for cb in method_cbs(m, student, stochastic=True, **hp.get(m, {}))]
     ds = list(zip(x, y))
-    learn = Learner(DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device="cpu"), student, CrossEntropyLossFlat(),
-                    lr=0., cbs=cbs + [EvalModeStudent()])
+    learn = Learner(DataLoaders.from_dsets(ds, ds[:2], bs=len(ds), shuffle=False, device="cpu"), student,
+                    CrossEntropyLossFlat(), lr=0., cbs=cbs + [EvalModeStudent()])
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
     return loss_terms(learn).iloc[0]
 
@@ -74,9 +79,11 @@ def test_every_regulariser_is_zero_at_theta0(which, variant, request):
     for t in terms: assert abs(row[t]) < 1e-5, (which, t, row[t])
 
 
-@pytest.mark.parametrize("which,method,term", [("minilm", "rtd", "ar"), ("minilm", "lipsum", "lipsum"), ("effnet", "rtd", "kd")])
+@pytest.mark.parametrize("which,method,term", [("minilm", "rtd", "ar"), ("minilm", "lipsum", "lipsum"),
+                                               ("effnet", "rtd", "kd")])
 def test_stochastic_training_breaks_the_invariant(which, method, term, request):
-    "With dropout (MiniLM) or BatchNorm batch statistics (EfficientNet) on, the same terms are not 0 at θ₀ — why the default is eval mode."
+    ("With dropout (MiniLM) or BatchNorm batch statistics (EfficientNet) on, the same terms are not 0 at θ₀ — "
+     "why the default is eval mode.")
     model, x, y = request.getfixturevalue(which)
     assert first_step(model, x, y, method, stochastic=True, **IDENTITY.get(method, {}))[term] > 1e-4
 
@@ -100,14 +107,16 @@ def test_grace_total_radius_is_rho(minilm):
     model, x, y = minilm
     seed_everything(0)
     ds = list(zip(x, y))
-    learn = method_learner(copy.deepcopy(model), DataLoaders.from_dsets(ds, ds[:2], bs=4, shuffle=False, device="cpu"), "grace", lr=1e-5)
+    learn = method_learner(copy.deepcopy(model), DataLoaders.from_dsets(ds, ds[:2], bs=4, shuffle=False, device="cpu"),
+                           "grace", lr=1e-5)
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
     g = learn.cbs.filter(lambda c: type(c).__name__ == "GRACE")[0]
     assert g.eps_norm == pytest.approx([method_hparams("grace")["rho"]] * 2, rel=1e-4)
 
 
-EXPECTED = dict(ft=["ce"], lp=["ce"], lpft=["ce"], wise=["ce"], lora=["ce"], sdft=["ce", "sdft"], lipsum=["ce", "lipsum"], carft=["ce", "carft"],
-                flyp=["ce", "flyp"], grace=["ce", "gram", "sam_loss"], digrap=["ce", "pull", "w_g", "w_r"], rtd=["ce", "kd", "ar"])
+EXPECTED = dict(ft=["ce"], lp=["ce"], lpft=["ce"], wise=["ce"], lora=["ce"], sdft=["ce", "sdft"],
+                lipsum=["ce", "lipsum"], carft=["ce", "carft"], flyp=["ce", "flyp"], grace=["ce", "gram", "sam_loss"],
+                digrap=["ce", "pull", "w_g", "w_r"], rtd=["ce", "kd", "ar"])
 
 
 def test_every_method_has_its_expected_terms():
@@ -121,8 +130,10 @@ def test_every_methods_terms_reach_metrics_jsonl(method, tmp_path):
     x, y = fashion_mnist("test")
     X, Y = to_rgb(x[:40], 32), y[:40]
     ds = lambda a, b: ItemsDataset(X[a:b], Y[a:b], "fm", tfm=lambda t: t.float() / 255)
-    sd = make_shift_data(ds(0, 16), ds(16, 24), {"id_test": ds(24, 32), "shifted": ds(32, 40)}, FMNIST_CLASSES, "image", bs=8, device="cpu")
-    fine_tune("tiny-clip", sd, method=method, epochs=1, lr=1e-3, bs=8, out_dir=tmp_path, progress=False, save_weights=False)
+    sd = make_shift_data(ds(0, 16), ds(16, 24), {"id_test": ds(24, 32), "shifted": ds(32, 40)}, FMNIST_CLASSES, "image",
+                         bs=8, device="cpu")
+    fine_tune("tiny-clip", sd, method=method, epochs=1, lr=1e-3, bs=8, out_dir=tmp_path, progress=False,
+              save_weights=False)
     lines = [json.loads(l) for p in tmp_path.rglob("metrics.jsonl") for l in p.read_text().splitlines()]
     ep = [l for l in lines if l["model"] == "train" and l["split"] == "epoch"]
     summ = [l for l in lines if l["model"] == "train" and l["split"] == "summary"]
@@ -165,14 +176,16 @@ def test_registry_needs_no_import_tricks():
     for mod in ("methods", "callbacks", "baselines", "cli", "perturb", "text_perturb"):
         src = (PKG/f"{mod}.py").read_text()
         assert not re.search(r"\bimportlib\.import_module\b|__import__\(", src), mod
-    assert set(METHODS) >= {"ft", "lp", "lpft", "wise", "lora", "sdft", "lipsum", "carft", "flyp", "grace", "digrap", "rtd"}
+    assert set(METHODS) >= {"ft", "lp", "lpft", "wise", "lora", "sdft", "lipsum", "carft", "flyp", "grace", "digrap",
+                            "rtd"}
 
 
 def test_one_set_of_defaults():
     "RTD's defaults are the callback's signature defaults, seen identically by the registry and the experiments."
     import inspect
     from rtd_nb.experiments import method_kwargs
-    sig = {k: v.default for k, v in inspect.signature(RTDCallback.__init__).parameters.items() if v.default is not inspect._empty}
+    sig = {k: v.default for k, v in inspect.signature(RTDCallback.__init__).parameters.items()
+           if v.default is not inspect._empty}
     hp = method_hparams("rtd")
     assert all(hp[k] == v for k, v in sig.items()) and (hp["lam_kd"], hp["T"], hp["lam_ar"]) == (0.5, 4.0, 0.1)
     assert method_kwargs("rtd") == {}                     # the experiments add nothing of their own

@@ -171,6 +171,18 @@ def test_wordnet_synonyms():
     assert out[0] in tp.synonyms("wonderful") and out[1] in tp.synonyms("movie")
 
 
+def test_english_wordnet_reader_gives_nltks_synonyms():
+    "The reader without nltk's multilingual sense map finds the same synsets and lemmas as nltk's own corpus loader."
+    import nltk
+    from nltk.corpus import wordnet as standard
+    wn = tp.wordnet()
+    assert wn is tp.wordnet() and wn.map30 is None                      # built once, without the sense map
+    words = "good movies ran terrible happily films better amazing bad loved plot boring acting".split()
+    lemmas = lambda r, w: sorted(l.name() for s in r.synsets(w) for l in s.lemmas())
+    assert all(lemmas(wn, w) == lemmas(standard, w) for w in words)
+    assert str(tp.nltk_data_dir()) in nltk.data.path
+
+
 def test_token_ops():
     ids = torch.tensor([[101, 5, 6, 7, 8, 102, 0, 0]] * 3)
     d = tp.token_dropout(ids, .5, 0, 0, {101, 102})

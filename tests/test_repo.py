@@ -9,7 +9,8 @@ S = cfg["DEFAULT"]
 
 
 def test_layout():
-    for p in ["settings.ini", "nbs", "rtd_nb", "_quarto.yml", "tests", "papers", "README.md", "setup.py", "pyproject.toml", ".ci/run"]:
+    for p in ["settings.ini", "nbs", "rtd_nb", "_quarto.yml", "tests", "papers", "README.md", "setup.py",
+              "pyproject.toml", ".ci/run"]:
         assert (ROOT / p).exists(), p
 
 
@@ -35,7 +36,8 @@ def test_readme_is_generated_from_index():
 def test_readme_lists_every_notebook():
     "The README's notebook table names every notebook of nbs/ (the site's sidebar is generated; the README is written)."
     readme = (ROOT / "README.md").read_text()
-    missing = [p.name for p in sorted((ROOT / "nbs").glob("*.ipynb")) if p.stem != "index" and f"`{p.stem}`" not in readme]
+    missing = [p.name for p in sorted((ROOT / "nbs").glob("*.ipynb"))
+               if p.stem != "index" and f"`{p.stem}`" not in readme]
     assert not missing, f"README.md (from nbs/index.ipynb) does not list {missing} in its notebook table"
 
 
@@ -79,7 +81,8 @@ def test_one_name_one_meaning():
 
 
 def test_experiment_notebooks_do_not_copy_the_benchmarks():
-    "The experiment notebooks' parameter cells defer to `BENCHMARKS` and the callbacks' defaults: no second copy of their values."
+    ("The experiment notebooks' parameter cells defer to `BENCHMARKS` and the callbacks' defaults: "
+     "no second copy of their values.")
     import ast
     from rtd_nb.experiments import BENCHMARKS
     NB_BENCH = {"20_camelyon": "camelyon17", "21_iwildcam": "iwildcam", "22_vader": "vader", "23_fmnist_c": "fmnist-c"}
@@ -88,7 +91,8 @@ def test_experiment_notebooks_do_not_copy_the_benchmarks():
         src = "".join(next(c for c in cells if "parameters" in c["metadata"].get("tags", []))["source"])
         vals = {t.targets[0].id: ast.literal_eval(t.value) for t in ast.parse(src).body if isinstance(t, ast.Assign)}
         for k in ("lam_kd", "lam_ar", "T", "lr", "bs", "epochs", "size", "model", "pretrained"):
-            assert vals.get(k, None) in (None, "default") or (k == "model" and vals[k] == BENCHMARKS[NB_BENCH[nb]]["model"]), (nb, k, vals.get(k))
+            assert (vals.get(k, None) in (None, "default") or
+                    (k == "model" and vals[k] == BENCHMARKS[NB_BENCH[nb]]["model"])), (nb, k, vals.get(k))
 
 def test_heavy_back_ends_imported_on_first_use():
     """Importing the API, the experiments and the report loads none of open_clip, timm, peft or torchmetrics (each costs
@@ -102,3 +106,14 @@ def test_heavy_back_ends_imported_on_first_use():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split("\n")[:2] == ["[]", "['torchmetrics']"], r.stdout
+
+
+def test_notebook_descriptions_are_one_line():
+    ("nbdev reads a notebook's description (the `> ` line under its title) from one line, for the page and the "
+     "module's docstring: a description wrapped over several lines would lose all but its first.")
+    for f in sorted((ROOT/"nbs").glob("*.ipynb")):
+        cell = next(c for c in nbformat.read(f, as_version=4).cells if c.cell_type == "markdown")
+        lines = cell.source.splitlines()
+        i = next((k for k, l in enumerate(lines) if l.startswith("> ")), None)
+        assert i is not None, f"{f.name}: no '> description' line under the title"
+        assert i + 1 == len(lines) or not lines[i + 1].strip(), f"{f.name}: the description continues on a second line"

@@ -132,7 +132,8 @@ def test_bench_match_and_frontier(built, df):
     ov = json.loads((R/"bench"/"overhead.json").read_text())
     assert rp.bench_match(ov, "minilm", {"kd_frac": .5})["spec"] == "rtd --kd-frac 0.5"
     assert rp.bench_match(ov, "minilm", {"kd_frac": 1.})["spec"] == "rtd"
-    assert rp.bench_match(ov, "minilm", {"kd_frac": 1., "lam_ar": 0.})["spec"] == "rtd --lam-ar 0"   # KD only: no AR hooks
+    # KD only: no AR hooks
+    assert rp.bench_match(ov, "minilm", {"kd_frac": 1., "lam_ar": 0.})["spec"] == "rtd --lam-ar 0"
     assert rp.bench_match(ov, "effnet-minilm", {}) is None
     fv = rp.frontier_stats(R, "vader", df).set_index("variant")
     assert set(fv.index) == set(RTD_VARIANTS) and set(fv.step_source) == {"benchmark"}
@@ -153,12 +154,16 @@ def test_bench_match_and_frontier(built, df):
     t = _table(md, "VADER")
     assert re.fullmatch(CELL_CI, t["kd_frac=0.5"]["OOD gain vs FT"])
     assert t["RTD (full)"]["share of RTD's gain"] == "100%"
-    lost = fv.reset_index().assign(gain=lambda d: [dict(g, delta=-abs(g["delta"]) - 1, lo=-abs(g["hi"]) - 2, hi=-1., tie=False)
+    lost = fv.reset_index().assign(gain=lambda d: [dict(g, delta=-abs(g["delta"]) - 1, lo=-abs(g["hi"]) - 2, hi=-1.,
+                                                        tie=False)
                                                    for g in d.gain])
-    assert "a loss" in rp.frontier_sentence("vader", lost) and "not distinguishable" not in rp.frontier_sentence("vader", lost)
+    assert ("a loss" in rp.frontier_sentence("vader", lost) and
+            "not distinguishable" not in rp.frontier_sentence("vader", lost))
     only = fv.reset_index().assign(gain=lambda d: [dict(g, delta=.005, lo=.001, hi=.009, tie=False) if v == "rtd" else
-                                                   dict(g, delta=0., lo=-.005, hi=.005, tie=True) for v, g in zip(d.variant, d.gain)])
-    s = rp.frontier_sentence("vader", only)                  # only full RTD gains: each cheaper variant's verdict is named
+                                                   dict(g, delta=0., lo=-.005, hi=.005, tie=True)
+                                                   for v, g in zip(d.variant, d.gain)])
+    # only full RTD gains: each cheaper variant's verdict is named
+    s = rp.frontier_sentence("vader", only)
     assert "keeps none of its gain" in s and s.count("a tie with FT") == len(only) - 1 and "kd_frac=0.5 at" in s
 
 def test_ablation_tables(built, df):
@@ -312,8 +317,10 @@ def test_expand_shortcodes(tmp_path):
     assert expand_shortcodes("Best: {{< var x >}}.\n{{< include t.md >}}", tmp_path, {"x": "81.2 ± 1.0"}) == \
            "Best: 81.2 ± 1.0.\n| a |\n|---|\n| 81.2 ± 1.0 |\n"
     with pytest.raises(KeyError, match="paper_values"): expand_shortcodes("{{< var nope >}}", tmp_path, {})
-    with pytest.raises(FileNotFoundError, match="papers/build.py"): expand_shortcodes("{{< include no.md >}}", tmp_path, {})
-    assert expand_shortcodes("{{< var nope >}} {{< include no.md >}}", tmp_path, {}, strict=False) == "**?nope?** **Missing: `no.md`**"
+    with pytest.raises(FileNotFoundError, match="papers/build.py"):
+        expand_shortcodes("{{< include no.md >}}", tmp_path, {})
+    assert (expand_shortcodes("{{< var nope >}} {{< include no.md >}}", tmp_path, {}, strict=False) ==
+            "**?nope?** **Missing: `no.md`**")
     assert shortcode_vars("a {{< var b_1 >}} c {{<var d>}}") == ["b_1", "d"]
     assert shortcode_includes("{{< include tables/main.md >}} {{< var x >}}") == ["tables/main.md"]
 
@@ -343,7 +350,8 @@ def test_fixture_follows_the_runner():
     assert fx.RTD_VARIANTS == ex.RTD_VARIANTS
     for b, B in fx.BENCH.items():                       # the fixture's methods per benchmark are the plan's
         assert B["kind"] == ex.input_kind(ex.benchmark(b)) and B["init"] == ex.benchmark(b)["init"]
-        assert [m for m in ex.MAIN_METHODS if m in fx.methods_run(b, ex.MAIN_METHODS)] == ex._methods_for(b, ex.MAIN_METHODS)
+        assert ([m for m in ex.MAIN_METHODS if m in fx.methods_run(b, ex.MAIN_METHODS)] ==
+                ex._methods_for(b, ex.MAIN_METHODS))
     assert set(fx.SEEDED) == set(ex.SEEDED)
     names = {c["ablation"] for c in ex.ablation_cells("vader")}
     assert {"grid", "kd-only", "ar-only", "perturb=synonym", "perturb=swap", "layers=early", "layers=middle",

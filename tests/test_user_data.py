@@ -39,7 +39,8 @@ def images(d:Path, ext=".png", per_class=16, classes=CLASSES)->Path:
     return d
 
 
-def runs(out:Path)->list: return sorted(p.name for p in Path(out).glob("*") if p.is_dir() and not p.name.startswith("."))
+def runs(out:Path)->list:
+    return sorted(p.name for p in Path(out).glob("*") if p.is_dir() and not p.name.startswith("."))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,8 @@ def data(tmp_path_factory):
 
 # 1 ------------------------------------------------------------------------------------------------------------------
 def test_01_relative_image_folder_path(data, tmp_path):
-    "A relative image folder (`imgs_ok`, `./imgs_ok/`) trains from the command line, and is the same run as its absolute path."
+    ("A relative image folder (`imgs_ok`, `./imgs_ok/`) trains from the command line, "
+     "and is the same run as its absolute path.")
     shutil.copytree(data/"imgs_ok", tmp_path/"imgs_ok")
     for spelling in ("imgs_ok", "./imgs_ok/", tmp_path/"imgs_ok"):
         r = rtd_nb("train", "--model", "tiny-clip", "--data", spelling, "--method", "ft", "--epochs", "0", "--bs", "8",
@@ -68,7 +70,8 @@ def test_01_relative_image_folder_path(data, tmp_path):
 
 # 2 ------------------------------------------------------------------------------------------------------------------
 def test_02_weights_promised_are_written(data, tmp_path):
-    "A run is finished only with the weights it promised: a stopped save is redone, save_weights=True after False trains."
+    ("A run is finished only with the weights it promised: a stopped save is redone, "
+     "save_weights=True after False trains.")
     kw = dict(out_dir=tmp_path, **FAST)
     first = fine_tune("tiny-clip", data/"imgs_ok", "ft", save_weights=False, **kw)
     d = first.run_dir
@@ -113,7 +116,8 @@ def test_04_eval_name_used_twice(data, tmp_path):
     before = (d/"metrics.jsonl").read_text()
     msg = one_error_line(rtd_nb("eval", d, "--data", data/"nyt.csv", "--name", "X"))
     assert "already holds an evaluation named 'X'" in msg and "--name" in msg
-    assert (d/"metrics.jsonl").read_text() == before                                         # nothing claimed, nothing written
+    # nothing claimed, nothing written
+    assert (d/"metrics.jsonl").read_text() == before
     r = rtd_nb("eval", d, "--data", data/"tweets.csv")
     r2 = rtd_nb("eval", d, "--data", data/"tweets.csv")
     assert "as final@tweets)" in r.stdout and "as final@tweets-2; final@tweets was taken" in r2.stdout, r2.stdout
@@ -144,8 +148,8 @@ def test_05_second_process_waits_for_the_first(data, tmp_path):
     args = ["train", "--model", "tiny-clip", "--data", data/"imgs_ok", "--method", "ft", "--lr", "1e-3", "--bs", "8",
             "--out-dir", tmp_path/"runs"]
     marker, err_b = tmp_path/"marker", tmp_path/"b.err"
-    a = subprocess.Popen([sys.executable, tmp_path/"first.py", marker, *map(str, args), "--quiet"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    a = subprocess.Popen([sys.executable, tmp_path/"first.py", marker, *map(str, args), "--quiet"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     def until(cond, proc):
         for _ in range(3000):
             if cond() or proc.poll() is not None: return cond()
@@ -177,8 +181,10 @@ def test_06_same_run_however_spelled(data, tmp_path, monkeypatch):
     assert len(dirs) == 1
     cfg = json.loads((dirs.pop()/"config.json").read_text())
     assert cfg["hparams"]["lam_kd"] == 1.0 and isinstance(cfg["hparams"]["lam_kd"], float)
-    with pytest.raises(TypeError, match="lam_kd must be a number, got '0.5'"): fine_tune("tiny-clip", "imgs", "rtd", lam_kd="0.5", **kw)
-    with pytest.raises(TypeError, match="kd_every must be an integer"): fine_tune("tiny-clip", "imgs", "rtd", kd_every=1.5, **kw)
+    with pytest.raises(TypeError, match="lam_kd must be a number, got '0.5'"):
+        fine_tune("tiny-clip", "imgs", "rtd", lam_kd="0.5", **kw)
+    with pytest.raises(TypeError, match="kd_every must be an integer"):
+        fine_tune("tiny-clip", "imgs", "rtd", kd_every=1.5, **kw)
     assert len(runs("runs")) == 1
 
 
@@ -207,13 +213,15 @@ def test_07_cli_typos_leave_nothing(data, tmp_path):
 def test_08_parquet_dependency_and_no_tracebacks(data, tmp_path):
     "pyarrow is a dependency; without it, and with a cut-off weights file or metrics line, the CLI says one line."
     cfg = configparser.ConfigParser(delimiters=["="]); cfg.read(ROOT/"settings.ini")
-    assert "pyarrow" in {shlex.split(r)[0].split("<")[0].split(">")[0].split("=")[0] for r in shlex.split(cfg["DEFAULT"]["requirements"])}
+    assert "pyarrow" in {shlex.split(r)[0].split("<")[0].split(">")[0].split("=")[0]
+                         for r in shlex.split(cfg["DEFAULT"]["requirements"])}
     # no pyarrow (a stand-in package that fails to import, first on the path): one line saying how to get it
     (tmp_path/"nopyarrow"/"pyarrow").mkdir(parents=True)
     (tmp_path/"nopyarrow"/"pyarrow"/"__init__.py").write_text("raise ImportError('pyarrow is missing (test stand-in)')")
     (tmp_path/"reviews.parquet").write_bytes(b"PAR1 not really")
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path/"nopyarrow"), os.environ.get("PYTHONPATH", "")])}
-    msg = one_error_line(rtd_nb("train", "--model", "minilm", "--data", tmp_path/"reviews.parquet", "--out-dir", tmp_path, env=env))
+    msg = one_error_line(rtd_nb("train", "--model", "minilm", "--data", tmp_path/"reviews.parquet", "--out-dir",
+                                tmp_path, env=env))
     assert "needs pyarrow" in msg and "pip install pyarrow" in msg
     # a run with weights, then its weights cut off, then a metrics line cut off
     res = fine_tune("tiny-clip", data/"imgs_ok", "ft", out_dir=tmp_path/"runs", **FAST)
@@ -244,13 +252,14 @@ def test_09_clear_errors(data, tmp_path):
     with pytest.raises(BadInputError, match="data must be one source, got a list: put extra evaluation sets in ood="):
         ft("minilm", [data/"reviews.csv", data/"tweets.csv"])
     with pytest.raises(BadInputError, match="model is None: pass a model name"): ft(None, data/"reviews.csv")
-    with pytest.raises(BadInputError, match="is a folder of images but the model takes text") as e: ft("minilm", data/"imgs_ok")
+    with pytest.raises(BadInputError, match="is a folder of images but the model takes text") as e:
+        ft("minilm", data/"imgs_ok")
     assert "image_col" not in str(e.value)
     with pytest.raises(BadInputError, match=r"fracs=\(0.9, 0.1, 0.0\) leaves the id_test split\(s\) without examples"):
         ft("minilm", data/"reviews.csv", fracs=(0.9, 0.1, 0.0))
     assert runs(tmp_path) == []
-    r = rtd_nb("train", "--model", "ViT-B-32", "--pretrained", "openai", "--data", data/"imgs_ok", "--out-dir", tmp_path,
-               env={"HF_HUB_OFFLINE": "1"})
+    r = rtd_nb("train", "--model", "ViT-B-32", "--pretrained", "openai", "--data", data/"imgs_ok", "--out-dir",
+               tmp_path, env={"HF_HUB_OFFLINE": "1"})
     msg = one_error_line(r)
     assert "--pretrained PATH" in msg and "load_model(" not in msg and "pretrained=" not in msg
 
@@ -269,14 +278,16 @@ def test_10_silent_data_problems_are_said(data, tmp_path):
     "Each problem that used to pass silently now warns (or refuses) in a sentence naming it."
     df = pd.read_csv(data/"reviews.csv")
     # a class present only in the test split
-    lone = pd.concat([df, pd.DataFrame(dict(text=["so-so, neither good nor bad"], label=["neutral"]))], ignore_index=True)
+    lone = pd.concat([df, pd.DataFrame(dict(text=["so-so, neither good nor bad"], label=["neutral"]))],
+                     ignore_index=True)
     with pytest.warns(UserWarning, match=r"class\(es\) \['neutral'\] have no training example"):
         for seed in range(20):                          # a seed whose split puts the one neutral row outside train
             sd = load_data(lone, seed=seed, **TXT)
             if "neutral" not in {sd.classnames[int(i)] for i in sd.dls.train.dataset.y}: break
     # NaN and empty text cells: refused, or skipped with skip_bad
     holes = df.assign(text=df.text.where(df.index % 7 != 3)); holes.loc[5, "text"] = "   "
-    with pytest.raises(BadInputError, match=r"row\(s\) have no text in column 'text'.*--skip-bad"): load_data(holes, **TXT)
+    with pytest.raises(BadInputError, match=r"row\(s\) have no text in column 'text'.*--skip-bad"):
+        load_data(holes, **TXT)
     with pytest.warns(UserWarning, match=r"skipped \d+ row\(s\) with no text"): load_data(holes, skip_bad=True, **TXT)
     # classnames as one comma-separated string: two classes, not 17 letters
     assert load_data(df, classnames="negative,positive", **TXT).classnames == ["negative", "positive"]
@@ -286,12 +297,15 @@ def test_10_silent_data_problems_are_said(data, tmp_path):
     # float labels 0.0 / 1.0: the classes 0 and 1 (said), fractional ones refused
     fl = df.assign(label=(df.label == "positive").astype(float))
     with pytest.warns(UserWarning, match="the labels are numbers"): assert load_data(fl, **TXT).classnames == ["0", "1"]
-    with pytest.raises(BadInputError, match="fractional numbers"): load_data(fl.assign(label=fl.label * 0.5 + 0.25), **TXT)
+    with pytest.raises(BadInputError, match="fractional numbers"):
+        load_data(fl.assign(label=fl.label * 0.5 + 0.25), **TXT)
     # an empty class folder
     imgs = images(tmp_path/"imgs"); (tmp_path/"imgs"/"sandal").mkdir()
-    with pytest.warns(UserWarning, match=r"class folder\(s\) \['sandal'\] hold no images"): load_data(imgs, kind="image", size=32)
+    with pytest.warns(UserWarning, match=r"class folder\(s\) \['sandal'\] hold no images"):
+        load_data(imgs, kind="image", size=32)
     # max_items=1: one test example would give an accuracy of 0 or 1
-    with pytest.raises(BadInputError, match="max_items=1 keeps fewer examples per split than the 2 classes"): load_data(df, max_items=1, **TXT)
+    with pytest.raises(BadInputError, match="max_items=1 keeps fewer examples per split than the 2 classes"):
+        load_data(df, max_items=1, **TXT)
     with pytest.warns(UserWarning, match=r"have fewer than 10 examples"): load_data(df, max_items=5, **TXT)
     # a CLIP name without pretrained weights: random weights only on purpose
     with pytest.raises(BadInputError, match="randomly initialised CLIP.*--pretrained random"):
@@ -316,7 +330,8 @@ def test_max_steps_caps_a_run(data, tmp_path):
     train = [json.loads(l) for l in (res.run_dir/"metrics.jsonl").read_text().splitlines() if '"train"' in l]
     assert next(l for l in train if l["split"] == "summary")["steps"] == 2 and res.config["max_steps"] == 2
     # the schedule spans the two steps: warm-up from 0, then at 50% of the run the cosine of its remaining 90%
-    np.testing.assert_allclose(res.learn.recorder.lrs, [0., 1e-3 * (1 - (1 + np.cos(np.pi * (1 - 0.4 / 0.9))) / 2)], rtol=1e-4)
+    np.testing.assert_allclose(res.learn.recorder.lrs, [0., 1e-3 * (1 - (1 + np.cos(np.pi * (1 - 0.4 / 0.9))) / 2)],
+                               rtol=1e-4)
 
 
 def test_cli_exposes_every_fine_tune_option():
@@ -334,9 +349,10 @@ def test_cli_exposes_every_fine_tune_option():
 
 
 def test_progress_in_a_file_is_plain_lines(data, tmp_path):
-    r = rtd_nb("train", "--model", "tiny-clip", "--data", data/"imgs_ok", "--method", "ft", "--epochs", "2", "--lr", "1e-3",
-               "--bs", "8", "--out-dir", tmp_path)
+    r = rtd_nb("train", "--model", "tiny-clip", "--data", data/"imgs_ok", "--method", "ft", "--epochs", "2",
+               "--lr", "1e-3", "--bs", "8", "--out-dir", tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "\r" not in r.stdout + r.stderr and "█" not in r.stdout + r.stderr and "\x1b" not in r.stdout
     lines = r.stdout.splitlines()
-    assert lines[0].split()[:3] == ["epoch", "train_loss", "valid_loss"] and [l.split()[0] for l in lines[1:3]] == ["0", "1"]
+    assert (lines[0].split()[:3] == ["epoch", "train_loss", "valid_loss"] and
+            [l.split()[0] for l in lines[1:3]] == ["0", "1"])

@@ -13,7 +13,8 @@ for c in nb.cells:
     if c.cell_type == "code":
         c.outputs = [o for o in c.outputs if not (o.output_type == "stream" and o.name == "stderr")]
 # as nbdev does: `#| hide` cells are not shown, and directive lines are dropped from the rest
-nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and any(l.strip().replace(" ", "") == "#|hide" for l in c.source.splitlines()))]
+nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and
+                                        any(l.strip().replace(" ", "") == "#|hide" for l in c.source.splitlines()))]
 for c in nb.cells:
     if c.cell_type == "code": c.source = "\n".join(l for l in c.source.splitlines() if not l.startswith("#|"))
 body, _ = MarkdownExporter().from_notebook_node(nb)

@@ -20,7 +20,8 @@ def build(out:Path, workers:int=2, timeout:float=1800, only:str='', force:bool=F
     srcs = sources.notebooks()
     sidebar = sources.write_sidebar(srcs)
 
-    results = execute.execute_all(srcs, workers=workers, timeout=timeout, force=force, only=only, expect_cached=expect_cached)
+    results = execute.execute_all(srcs, workers=workers, timeout=timeout, force=force, only=only,
+                                  expect_cached=expect_cached)
     t_exec = time.time() - t_start
 
     t1 = time.time()
@@ -44,22 +45,26 @@ def build(out:Path, workers:int=2, timeout:float=1800, only:str='', force:bool=F
     rc = sphinx_site.sphinx_build(out, sphinx_jobs)
     t_sphinx = time.time() - t2
     ran = [r for r in results.values() if not r.get('cached')]
-    log(f'{len(srcs)} pages: {len(ran)} notebook(s) executed in {t_exec:.0f} s (CPU {sum(r.get("cpu", 0) for r in ran):.0f} s, '
+    log(f'{len(srcs)} pages: {len(ran)} notebook(s) executed in {t_exec:.0f} s '
+        f'(CPU {sum(r.get("cpu", 0) for r in ran):.0f} s, '
         f'{workers} at a time), {len(srcs) - len(ran)} from the cache; pages {t_pages:.0f} s; Sphinx {t_sphinx:.0f} s; '
         f'total {time.time() - t_start:.0f} s -> {out}')
     failed = [p.name for p, r in results.items() if r.get('status') != 'ok']
     if rc != 0: log(f'FAILED: sphinx-build exited {rc}'); return rc
-    if failed: log(f'FAILED: these notebooks did not execute (their pages have no outputs): {", ".join(failed)}'); return 1
+    if failed: log(f'FAILED: these notebooks did not execute (their pages have no outputs): '
+                   f'{", ".join(failed)}'); return 1
     return 0
 
 def main(argv=None)->int:
     env = os.environ.get
     ap = argparse.ArgumentParser(description='Build the rtd_nb documentation site (no Quarto needed).')
-    ap.add_argument('out', nargs='?', default=env('RTD_DOCS_OUT', str(ROOT/'_site')), help='output folder (default _site/)')
+    ap.add_argument('out', nargs='?', default=env('RTD_DOCS_OUT', str(ROOT/'_site')),
+                    help='output folder (default _site/)')
     ap.add_argument('--workers', type=int, default=int(env('RTD_DOCS_WORKERS', 2)), help='notebooks executed at once')
     ap.add_argument('--timeout', type=float, default=float(env('RTD_DOCS_TIMEOUT', 1800)), help='seconds per notebook')
     ap.add_argument('--only', default=env('RTD_DOCS_ONLY', ''),
-                    help='comma-separated globs of notebooks to execute (others get only their API tables); default all')
+                    help='comma-separated globs of notebooks to execute (others get only their API tables); '
+                         'default all')
     ap.add_argument('--force', action='store_true', default=bool(env('RTD_DOCS_FORCE')), help='ignore the cache')
     ap.add_argument('--sphinx-jobs', default=env('RTD_DOCS_SPHINX_JOBS', '1'))
     a = ap.parse_args(argv)

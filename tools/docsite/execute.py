@@ -25,18 +25,19 @@ from pathlib import Path
 from . import ROOT, EXECUTED, cfg, log
 from .sources import notebooks, page_name, needs_data
 
-EXEC_VERSION = 1
+EXEC_VERSION = 1   # bump when what an execution writes changes (part of the cache key)
 DURATIONS = Path(__file__).with_name('durations.json')   # seconds per notebook of a full run: who starts first
 
 class CellError(Exception):
-    "A cell raised: the message is the notebook's traceback, as nbdev_test prints it."      # bump when what an execution writes changes (part of the cache key)
+    "A cell raised: the message is the notebook's traceback, as nbdev_test prints it."
 MODES = {'all': 'executed', 'api': "nbdev's docs execution only (imports, exports, show_doc)", 'none': 'not executed'}
 
 # ---------------------------------------------------------------------------------------------------------------------
 # One notebook, in the child process
 
 def execute_nb(src:Path, dst:Path, mode:str):
-    "Execute `src` (.ipynb or .qmd) in this process as nbdev_test does (`mode` 'all'), nbdev's docs way ('api') or not ('none')."
+    ("Execute `src` (.ipynb or .qmd) in this process as nbdev_test does (`mode` 'all'), nbdev's docs way ('api') "
+     "or not ('none').")
     from execnb.nbio import read_nb, write_nb
     from execnb.shell import CaptureShell
     from fastcore.basics import str2bool
@@ -86,7 +87,8 @@ def _hash(*parts)->str:
 _DEP_SUFFIXES = ('.py', '.json', '.jsonl', '.csv', '.md', '.yml', '.yaml', '.txt', '.ini')
 
 def deps_hash()->str:
-    "What every notebook may read besides itself: the library, settings.ini, the test fixtures, papers/ and bench/ scripts."
+    ("What every notebook may read besides itself: the library, settings.ini, the test fixtures, papers/ and bench/ "
+     "scripts.")
     c = cfg()
     files = sorted(Path(c.lib_path).rglob('*.py')) + [Path(c.config_file)]
     files += sorted(f for f in (ROOT/'tests'/'fixtures').rglob('*') if f.is_file() and f.suffix in _DEP_SUFFIXES
@@ -123,11 +125,13 @@ def run_child(src:Path, dst:Path, mode:str, timeout:float, workers:int=1)->tuple
     "Execute one notebook in a child process (own process group), killed after `timeout` s: rc, output, wall s, CPU s."
     cmd = [sys.executable, '-m', 'docsite.execute', '--child', str(src), str(dst), mode]
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT/'tools')] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    env['PYTHONPATH'] = os.pathsep.join([str(ROOT/'tools')] +
+                                        [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): env.setdefault(k, _threads(workers))
     t0 = time.time()
     with tempfile.TemporaryFile('w+') as f:
-        p = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                             env=env)
         rc, ru = None, None
         while rc is None:
             pid, status, ru_ = os.wait4(p.pid, os.WNOHANG)
@@ -138,7 +142,8 @@ def run_child(src:Path, dst:Path, mode:str, timeout:float, workers:int=1)->tuple
         try: os.killpg(p.pid, signal.SIGKILL)           # anything the notebook left running in its group
         except ProcessLookupError: pass
         f.seek(0); out = f.read()
-    if rc == 'timeout': out += f'\nTimeoutError: {src.name} did not finish within {timeout:.0f} s (--timeout, RTD_DOCS_TIMEOUT)'
+    if rc == 'timeout': out += (f'\nTimeoutError: {src.name} did not finish within {timeout:.0f} s '
+                                f'(--timeout, RTD_DOCS_TIMEOUT)')
     return rc, out, time.time() - t0, (ru.ru_utime + ru.ru_stime) if ru else 0.0
 
 def last_error(out:str)->str:
@@ -153,7 +158,8 @@ def _job(src:Path, mode:str, deps:str, timeout:float, workers:int)->dict:
                wall=round(wall, 1), cpu=round(cpu, 1), when=datetime.datetime.now().isoformat(timespec='seconds'))
     if rc != 0:
         rec['error'] = out[-6000:]
-        for fb in [m for m in ('api', 'none') if m != mode]:   # the page still gets what nbdev's processing gives, flagged
+        # the page still gets what nbdev's processing gives, flagged
+        for fb in [m for m in ('api', 'none') if m != mode]:
             rc2, out2, w2, c2 = run_child(src, nb, fb, timeout, workers)
             rec['page_mode'] = fb
             if rc2 == 0: break
@@ -161,7 +167,8 @@ def _job(src:Path, mode:str, deps:str, timeout:float, workers:int)->dict:
     rec_f.parent.mkdir(parents=True, exist_ok=True)
     rec_f.write_text(json.dumps(rec, indent=1))
     what = MODES[mode] if mode != 'all' else 'executed'
-    log(f"{rec['src']}: {what} in {wall:.1f} s (CPU {cpu:.1f} s)" + ('' if rc == 0 else f'  FAILED ({rc}): {last_error(out)}'))
+    log(f"{rec['src']}: {what} in {wall:.1f} s (CPU {cpu:.1f} s)" +
+        ('' if rc == 0 else f'  FAILED ({rc}): {last_error(out)}'))
     return rec
 
 def mode_of(src:Path, pats:list[str])->str:
@@ -183,11 +190,13 @@ def execute_all(sources:list[Path]|None=None, workers:int=2, timeout:float=1800,
         if r: results[p] = dict(r, cached=True); continue
         jobs.append((p, mode))
     n_cached = len(results)
-    if n_cached: log(f'{n_cached} notebook(s) unchanged since their last execution (build/docs/executed/): not run again')
+    if n_cached: log(f'{n_cached} notebook(s) unchanged since their last execution (build/docs/executed/): '
+                     f'not run again')
     if expect_cached and jobs:
-        log('FAILED: these notebooks would run a second time (RTD_DOCS_EXPECT_CACHED is set, e.g. by tools/test.sh, whose '
-            'executor already ran them): ' + ', '.join(p.name for p, _ in jobs))
-        for p, m in jobs: results[p] = dict(src=p.name, mode=m, status='failed', error='not executed: expected in the cache')
+        log('FAILED: these notebooks would run a second time (RTD_DOCS_EXPECT_CACHED is set, e.g. by tools/test.sh, '
+            'whose executor already ran them): ' + ', '.join(p.name for p, _ in jobs))
+        for p, m in jobs:
+            results[p] = dict(src=p.name, mode=m, status='failed', error='not executed: expected in the cache')
         return results
     # longest first, so that the workers finish together: the last execution's time, else durations.json's (a fresh
     # clone), else first (a new notebook)
@@ -206,32 +215,39 @@ def report(results:dict)->int:
     if ran:
         print('\nper-notebook times (wall, CPU; slowest first):')
         for p, r in sorted(ran.items(), key=lambda x: -(x[1].get('wall') or 0)):
-            print(f"  {p.name:<28} {r.get('wall', 0):7.1f} s  CPU {r.get('cpu', 0):7.1f} s  {r['mode']:<4} {r['status']}")
+            print(f"  {p.name:<28} {r.get('wall', 0):7.1f} s  CPU {r.get('cpu', 0):7.1f} s  "
+                  f"{r['mode']:<4} {r['status']}")
     failed = [p for p, r in results.items() if r.get('status') != 'ok']
     for p in failed:
         err = results[p].get('error', '')
         if not results[p].get('cached'): print(f'\n===== {p.relative_to(ROOT)} =====\n{err[-6000:]}', file=sys.stderr)
     if failed:
-        print('\nNotebooks failed:\n\t' + '\n\t'.join(str(p.relative_to(ROOT)) for p in failed), file=sys.stderr, flush=True)
+        print('\nNotebooks failed:\n\t' + '\n\t'.join(str(p.relative_to(ROOT)) for p in failed), file=sys.stderr,
+              flush=True)
         return 1
     print('Success.', flush=True)
     return 0
 
 def save_durations(results:dict):
     "durations.json from this run's times (commit it: it only orders the notebooks of the next fresh clone)."
-    d = {p.relative_to(ROOT).as_posix(): r['wall'] for p, r in sorted(results.items()) if not r.get('cached') and r.get('wall')}
+    d = {p.relative_to(ROOT).as_posix(): r['wall'] for p, r in sorted(results.items())
+         if not r.get('cached') and r.get('wall')}
     DURATIONS.write_text(json.dumps(d, indent=1) + '\n')
     log(f'wrote {DURATIONS.relative_to(ROOT)} ({len(d)} notebooks)')
 
 def main(argv=None)->int:
     ap = argparse.ArgumentParser(description='Run every notebook once, as nbdev_test does, into the docs cache.')
-    ap.add_argument('--workers', type=int, default=int(os.environ.get('RTD_DOCS_WORKERS', 2)), help='notebooks run at once')
-    ap.add_argument('--timeout', type=float, default=float(os.environ.get('RTD_DOCS_TIMEOUT', 1800)), help='seconds per notebook')
+    ap.add_argument('--workers', type=int, default=int(os.environ.get('RTD_DOCS_WORKERS', 2)),
+                    help='notebooks run at once')
+    ap.add_argument('--timeout', type=float, default=float(os.environ.get('RTD_DOCS_TIMEOUT', 1800)),
+                    help='seconds per notebook')
     ap.add_argument('--only', default=os.environ.get('RTD_DOCS_ONLY', ''),
-                    help='comma-separated globs of notebooks to execute (the others: nbdev docs execution only); default all')
+                    help='comma-separated globs of notebooks to execute (the others: nbdev docs execution only); '
+                         'default all')
     ap.add_argument('--force', action='store_true', default=bool(os.environ.get('RTD_DOCS_FORCE')),
                     help='run every notebook even if its cached execution is current')
-    ap.add_argument('--save-durations', action='store_true', help='then write durations.json (the order of the next fresh run)')
+    ap.add_argument('--save-durations', action='store_true',
+                    help='then write durations.json (the order of the next fresh run)')
     ap.add_argument('--child', nargs=3, metavar=('SRC', 'DST', 'MODE'), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:

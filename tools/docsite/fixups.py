@@ -8,13 +8,15 @@ _re_hdr = re.compile(r'^#{1,6}\s+(.*?)\s*#*\s*$', re.M)
 _re_symlink = re.compile(r'\[(`[^`\]]+`)\]\(((?:\./|\.\./)*)([\w/.-]+)\.html#([^)\s]+)\)')
 
 def slug(t:str)->str:
-    "A heading's id as Pandoc (so Quarto) makes it, which nbdev's doc links expect: `Classifier.forward` -> `classifier.forward`"
+    ("A heading's id as Pandoc (so Quarto) makes it, which nbdev's doc links expect: "
+     "`Classifier.forward` -> `classifier.forward`")
     t = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', t)        # link text only, as Pandoc
     s = re.sub(r'[^\w\s.-]', '', t.strip().lower())
     return re.sub(r'^[^a-z]+', '', re.sub(r'\s+', '-', s)) or 'section'
 
 def drop_dead_anchors(names:list[str], src:Path=SRC):
-    "nbdev links every backticked symbol of the library; unlink those whose page shows no entry for it (e.g. `_private`)."
+    ("nbdev links every backticked symbol of the library; unlink those whose page shows no entry for it "
+     "(e.g. `_private`).")
     anchors, nbs = {}, {}
     for n in names:
         f = src/f'{n}.ipynb'

@@ -12,7 +12,8 @@ from . import ROOT, cfg
 from .sources import page_name
 
 def _procs():
-    "nbdev's docs processors after the ones the executor applied (front matter again: it is read back from its raw cell)."
+    ("nbdev's docs processors after the ones the executor applied "
+     "(front matter again: it is read back from its raw cell).")
     from nbdev.frontmatter import FrontmatterProc
     from nbdev.processors import FilterDefaults, insert_warning, exec_show_docs
     ps = list(FilterDefaults().procs())
@@ -42,10 +43,12 @@ def quarto_opts(cell):
 _re_nblink = re.compile(r'(\]\()((?![a-z]+:)[^)\s#]*?)([^/)\s#]+)\.(?:ipynb|qmd)([#)\s])')
 
 def relink(s:str, prefix:str, up:str)->str:
-    "nbdev's doc links point at the published site: make them relative; `[x](01_models.ipynb)` -> `models.html`, as Quarto does."
+    ("nbdev's doc links point at the published site: make them relative; `[x](01_models.ipynb)` -> `models.html`, "
+     "as Quarto does.")
     from nbdev.doclinks import _nbpath2html
     if prefix: s = s.replace(prefix, up)
-    return _re_nblink.sub(lambda m: m.group(1) + m.group(2) + _nbpath2html(Path(m.group(3) + '.ipynb')).name + m.group(4), s)
+    return _re_nblink.sub(
+        lambda m: m.group(1) + m.group(2) + _nbpath2html(Path(m.group(3) + '.ipynb')).name + m.group(4), s)
 
 _re_showdoc_src = re.compile(r'^\s*show_doc\(', re.M)
 
@@ -59,7 +62,8 @@ def frontmatter_to_title(nb):
     for k in ('subtitle', 'description'):
         if fm.get(k): md.append('{.lead}\n' + str(fm[k]))
     if fm.get('author'):
-        a = fm['author']; a = ', '.join(x if isinstance(x, str) else x.get('name', '') for x in a) if isinstance(a, list) else a
+        a = fm['author']
+        a = ', '.join(x if isinstance(x, str) else x.get('name', '') for x in a) if isinstance(a, list) else a
         md.append(f'*{a}*' + (f" · {fm['date']}" if fm.get('date') else ''))
     if md: nb.cells.insert(0, mk_cell('\n\n'.join(md), 'markdown'))
 

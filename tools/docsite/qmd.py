@@ -38,7 +38,8 @@ def _divs(md:str)->str:
     return '\n'.join(out)
 
 def results_root()->Path:
-    "results/ when a run has finished there, else the committed snapshot papers/measured/results (if any): the site shows the paper as measured."
+    ("results/ when a run has finished there, else the committed snapshot papers/measured/results (if any): "
+     "the site shows the paper as measured.")
     own, snap = ROOT/'results', ROOT/'papers'/'measured'/'results'
     return own if any(own.glob('**/config.json')) or not snap.exists() else snap
 
@@ -46,8 +47,10 @@ def expanded(path:Path)->str:
     "The .qmd's text with its shortcodes expanded; the paper's values and tables are built first (papers/build.py)."
     text = Path(path).read_text()
     sc = shortcodes()
-    if sc.shortcode_vars(text):   # the paper: from results/ when it holds runs, else from the committed measured snapshot
-        subprocess.run([sys.executable, str(path.parent/'build.py'), '--results', str(results_root())], cwd=ROOT, check=True)
+    # the paper: from results/ when it holds runs, else from the committed measured snapshot
+    if sc.shortcode_vars(text):
+        subprocess.run([sys.executable, str(path.parent/'build.py'), '--results', str(results_root())], cwd=ROOT,
+                       check=True)
     return sc.expand_shortcodes(text, path.parent, sc.read_variables(path.parent), strict=False)
 
 def qmd_to_nb(path:Path):
