@@ -28,9 +28,10 @@ from .user_data import (BadInputError, KNOWN_DATA, load_data, example_csv, data_
                               check_data_args, DATA_ARGS, _eval_sets, _ood_items, _known_data, _enc_info, _is_known)
 
 # %% auto #0
-__all__ = ['RANDOM', 'INITS', 'PROBE', 'WEIGHTS', 'WEIGHTS_REF', 'SCHEDULES', 'START_KEYS', 'check_model', 'build_classifier',
-           'check_layers', 'model_fingerprint', 'run_identity', 'read_metrics', 'weights_problem', 'has_weights',
-           'finished', 'run_lock', 'StopAfter', 'PlainProgress', 'train_record', 'fine_tune', 'metrics_table', 'Result']
+__all__ = ['RANDOM', 'INITS', 'PROBE', 'PROBE_FILE', 'WEIGHTS', 'WEIGHTS_REF', 'SCHEDULES', 'START_KEYS', 'check_model',
+           'build_classifier', 'check_layers', 'model_fingerprint', 'run_identity', 'read_metrics', 'weights_problem',
+           'has_weights', 'finished', 'run_lock', 'StopAfter', 'PlainProgress', 'train_record', 'start_dir',
+           'fine_tune', 'metrics_table', 'Result']
 
 # %% ../nbs/10_api.ipynb #89b912ce
 RANDOM = "random" # `pretrained=RANDOM`: start from randomly initialised weights, on purpose
@@ -66,12 +67,26 @@ def _load(model:str, pretrained=None, device=None)->nn.Module:
 # %% ../nbs/10_api.ipynb #4ddc6c17
 INITS = ("zeroshot", "lp")
 PROBE = f"logistic regression on L2-normalised features, C in {LP_CS} by validation accuracy"
+PROBE_FILE = "probe.pt"   # a start's fitted probe, kept next to its evaluation in the cache of starts
+
+def _load_probe(f, shape)->torch.Tensor|None:
+    "A cached probe's weights if `f` holds a readable tensor of `shape`, else None (it is then fitted again)."
+    if f is None or not Path(f).exists(): return None
+    try: W = torch.load(f, weights_only=True)
+    except Exception: return None
+    return W if isinstance(W, torch.Tensor) and tuple(W.shape) == tuple(shape) else None
+
+def _save_atomic(obj, f:Path):
+    "torch.save to `f` through a temporary file: another process never reads half a file."
+    f.parent.mkdir(parents=True, exist_ok=True); tmp = f.with_name(f"{f.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp); tmp.replace(f)
 
 def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or any module giving logits
                      data:ShiftData, # the data (its class names and input kind)
                      prompts:list|None=None, # zero-shot prompt templates
                      init:str="zeroshot", # "zeroshot": prompt head; "lp": a linear probe on frozen backbone features
                      C:float|None=None, # the probe's inverse L2 regularisation (init="lp"; None: chosen on validation)
+                     probe_file:str|Path|None=None, # init="lp": the fitted probe's file, loaded if it exists, else written
                     )->tuple:
     ("`(classifier, initial)`: the model to fine-tune and the name of its starting point "
      "('zeroshot', 'lp' or 'initial').")
@@ -90,7 +105,10 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
         x0 = data.dls.train.one_batch()[0][:2].to(dev)
         d = Classifier(enc, nn.Identity(), data.classnames).eval().features(x0).shape[-1]
         clf = Classifier(enc, ClassificationHead(torch.zeros(n_cls, d)), data.classnames).to(dev)
-        W, _ = fit_probe(clf, data.dls, n_cls, C)
+        W = _load_probe(probe_file, clf.head.weight.shape)
+        if W is None:
+            W, _ = fit_probe(clf, data.dls, n_cls, C)
+            if probe_file is not None: _save_atomic(W.cpu(), Path(probe_file))
         with torch.no_grad(): clf.head.weight.copy_(W.to(clf.head.weight))
         return clf, "lp"
     if isinstance(model, Classifier) or not hasattr(model, "encode_text"): clf, initial = model, "initial"
@@ -344,11 +362,17 @@ START_KEYS = ("model", "pretrained", "data", "data_hash", "ood", "seed", "text_c
               "domain_col", "id_domain", "classnames", "prompts", "size", "max_items", "max_len", "fracs", "skip_bad",
               "data_root", "init", "probe")
 
+def start_dir(cfg:dict, # a run's config (as `fine_tune` builds it, or read from config.json)
+              starts:str|Path, # the cache of starts (`fine_tune`'s `starts_dir`)
+             )->Path:
+    "The run's start in the cache `starts`: one folder for every method of a (model, data, seed, start)."
+    ident = run_identity(cfg)
+    return Path(starts)/config_hash({k: ident.get(k) for k in START_KEYS})
+
 def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
     ("Evaluate the starting model, or load its evaluation (cached in `starts`): "
      "it is the same for every method of a (model, data, seed, start).")
-    ident = run_identity(cfg)
-    d = starts/config_hash({k: ident.get(k) for k in START_KEYS})
+    d = start_dir(cfg, starts)
     if (d/"preds.pt").exists():
         try:
             preds = torch.load(d/"preds.pt", weights_only=False)
@@ -357,8 +381,7 @@ def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
                 store.update(preds); return evaluate_preds(preds)
         except Exception: pass                                       # unreadable cache: evaluate again
     r = evaluate(clf, sd.tests, store_preds=store)
-    d.mkdir(parents=True, exist_ok=True); tmp = d/f"preds.{os.getpid()}.pt"
-    torch.save(dict(store), tmp); tmp.replace(d/"preds.pt")
+    _save_atomic(dict(store), d/"preds.pt")
     return r
 
 # %% ../nbs/10_api.ipynb #4a348954
@@ -476,7 +499,8 @@ def _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretraine
     seed_everything(seed)
     base = _load(model, pretrained, device) if isinstance(model, str) else model
     sd = load_data(data, base, ood, bs=t["bs"], seed=seed, device=device or _device(base), **a)
-    clf, initial = build_classifier(base, sd, prompts, cfg["init"])
+    cfg.update(classnames=sd.classnames)                # part of the start's identity: known before it is built
+    clf, initial = build_classifier(base, sd, prompts, cfg["init"], probe_file=start_dir(cfg, starts)/PROBE_FILE)
     check_layers(clf, hp.get("layers"), m.name)
     head = getattr(clf, "head", None)
     cfg.update(classnames=sd.classnames, kind=sd.kind, initial=initial, data_name=sd.name,

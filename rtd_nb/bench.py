@@ -29,13 +29,15 @@ __all__ = ['BENCH_METHODS', 'BENCH_MODELS', 'parse_spec', 'bench_inputs', 'step_
            'overhead_table', 'run_bench', 'main']
 
 # %% ../nbs/40_bench.ipynb #95e8736d
-BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd --kd-frac 0.5", "RTD kd_frac=0.25": "rtd --kd-frac 0.25",
-                 "RTD kd_frac=0.125": "rtd --kd-frac 0.125", "RTD kd_every=2": "rtd --kd-every 2", "RTD kd_every=4": "rtd --kd-every 4",
+BENCH_METHODS = {"FT": "ft", "RTD": "rtd", "RTD kd_frac=0.5": "rtd --kd-frac 0.5",
+                 "RTD kd_frac=0.25": "rtd --kd-frac 0.25", "RTD kd_frac=0.125": "rtd --kd-frac 0.125",
+                 "RTD kd_every=2": "rtd --kd-every 2", "RTD kd_every=4": "rtd --kd-every 4",
                  "RTD kd_every=4, kd_frac=0.5": "rtd --kd-every 4 --kd-frac 0.5",
                  "RTD AR on x' only": "rtd --ar-on perturbed", "RTD one pass (CE on x')": "rtd --ce-on perturbed",
-                 "RTD KD only": "rtd --lam-ar 0", "RTD int8 teacher": "rtd --teacher-dtype int8", "RTD two-pass": "rtd --fused false",
-                 "Lipsum-FT": "lipsum", "Lipsum-FT text bank": "lipsum --bank 4096", "LoRA": "lora", "SDFT": "sdft", "CAR-FT": "carft",
-                 "GRACE": "grace", "DiGraP": "digrap"}
+                 "RTD KD only": "rtd --lam-ar 0", "RTD int8 teacher": "rtd --teacher-dtype int8",
+                 "RTD two-pass": "rtd --fused false",
+                 "Lipsum-FT": "lipsum", "Lipsum-FT text bank": "lipsum --bank 4096", "LoRA": "lora", "SDFT": "sdft",
+                 "CAR-FT": "carft", "GRACE": "grace", "DiGraP": "digrap"}
 
 def parse_spec(spec:str, # "name" or "name --key value ..." (the command-line syntax, typed by the method's signatures)
               )->tuple[str, dict]:
@@ -43,13 +45,14 @@ def parse_spec(spec:str, # "name" or "name --key value ..." (the command-line sy
     words = shlex.split(spec)
     if not words: raise ValueError("empty method spec: name a method, e.g. 'rtd --lam-ar 0'")
     if ":" in words[0]:
-        raise ValueError(f"bad method spec {spec!r}: write the hyper-parameters as on the command line, e.g. 'rtd --lam-ar 0'")
+        raise ValueError(f"bad method spec {spec!r}: write the hyper-parameters as on the command line, "
+                         "e.g. 'rtd --lam-ar 0'")
     return words[0], parse_hparams(words[1:], words[0]) if len(words) > 1 else {}
 
 # %% ../nbs/40_bench.ipynb #76a1ab58
 BENCH_MODELS = {
     "minilm": dict(model="minilm", data="vader", bs=32, max_len=64),                     # the paper's VADER runs
-    "effnet": dict(model="effnet-minilm", data="fmnist", bs=64, size=64, init="lp"),    # the paper's Fashion-MNIST-C runs
+    "effnet": dict(model="effnet-minilm", data="fmnist", bs=64, size=64, init="lp"),  # the paper's Fashion-MNIST-C runs
     "vit-b-32": dict(model="ViT-B-32", data="fmnist", bs=4, size=224),
     "tiny-clip": dict(model="tiny-clip", data="fmnist", bs=8, size=32),
 }
@@ -67,18 +70,21 @@ def bench_inputs(key:str, # a key of `BENCH_MODELS`
     enc = load_model(cfg["model"], device=dev)
     if cfg["data"] == "vader":
         from rtd_nb.data import vader_data
-        data = vader_data(enc.tokenizer, bs=bs, max_items=max(4*bs, 64), seed=seed, max_len=cfg["max_len"], device=dev, verbose=False)
+        data = vader_data(enc.tokenizer, bs=bs, max_items=max(4*bs, 64), seed=seed, max_len=cfg["max_len"], device=dev,
+                          verbose=False)
         perturb = Perturb(TEXT_PERTURBATION_NAMES, severity=(1, 3), seed=seed, tokenizer=enc.tokenizer)   # the paper's
     else:
         from rtd_nb.data import fmnist_c_data
         data = fmnist_c_data(size=cfg["size"], bs=bs, max_items=4*bs, seed=seed, corruptions=["gaussian_noise"],
                              severities=(1,), device=dev, verbose=False)
         perturb = Perturb(VISION_PERTURBATIONS, severity=(1, 3), seed=seed)                           # the paper's
-    # the paper's starts: a linear probe on the backbone's frozen features (C fixed: its value does not change a step's cost)
+    # the paper's starts: a linear probe on the backbone's frozen features
+    # (C fixed: its value does not change a step's cost)
     if cfg.get("init") == "lp": clf = build_classifier(enc, data, init="lp", C=1.0)[0].to(dev)
     else: clf = zeroshot_classifier(enc, data.classnames).to(dev)
     x, y = data.dls.train.one_batch()
-    return dict(key=key, model=clf, x=x, y=y, loader=data.dls.train, perturb=perturb, bs=bs, kind=data.kind, device=str(dev))
+    return dict(key=key, model=clf, x=x, y=y, loader=data.dls.train, perturb=perturb, bs=bs, kind=data.kind,
+                device=str(dev))
 
 # %% ../nbs/40_bench.ipynb #bb09f579
 def step_learner(model:nn.Module, # the student (a fresh copy per method)
@@ -89,7 +95,8 @@ def step_learner(model:nn.Module, # the student (a fresh copy per method)
                  bf16:bool|None=None, # mixed precision (bf16); default: on CUDA only
                  cycle:int|None=None, # steps per epoch (default: the method's `kd_every`, else 1)
                 )->Learner:
-    "A `Learner` that trains `model` with `spec` on the batch `(x, y)`: each epoch is one cycle of `kd_every` steps (1 step for most methods)."
+    ("A `Learner` that trains `model` with `spec` on the batch `(x, y)`: each epoch is one cycle of `kd_every` steps "
+     "(1 step for most methods).")
     name, hp = parse_spec(spec)
     m = get_method(name)
     if perturb is not None and "perturb" in m.defaults and "perturb" not in hp: hp["perturb"] = perturb
@@ -104,10 +111,12 @@ def step_learner(model:nn.Module, # the student (a fresh copy per method)
 def train_steps(learn:Learner, # from `step_learner`
                 n:int=1, # steps to run
                )->list[float]:
-    "Run `n` training cycles of `learn` (one epoch each, all in one `fit`, no validation); returns each cycle's mean step time (s)."
+    ("Run `n` training cycles of `learn` (one epoch each, all in one `fit`, no validation); "
+     "returns each cycle's mean step time (s).")
     t, k, c = learn.step_timer, len(learn.step_timer.times), len(learn.dls.train)
     bars = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback"]
-    with learn.removed_cbs(bars), learn.no_logging(): learn.fit(n)   # one fit: a fit's first step is slower than the rest
+    # one fit: a fit's first step is slower than the rest
+    with learn.removed_cbs(bars), learn.no_logging(): learn.fit(n)
     return [float(np.mean(t.times[k + i*c:k + (i+1)*c])) for i in range(n)]
 
 # %% ../nbs/40_bench.ipynb #cc62e3ca
@@ -126,7 +135,8 @@ def _hwm_bytes()->int:
     return r if sys.platform == "darwin" else r * 1024
 
 class PeakMemory:
-    "Context manager: `growth` = peak memory inside the block minus the memory at entry (bytes); `how` names the measure."
+    ("Context manager: `growth` = peak memory inside the block minus the memory at entry (bytes); "
+     "`how` names the measure.")
     def __init__(self, device="cpu"): self.device = torch.device(device)
     def __enter__(self):
         gc.collect()
@@ -178,16 +188,18 @@ def measure_method(inp:dict, # from `bench_inputs`
                    spec:str="ft", # a method spec
                    warmup:int=1, # untimed steps first
                    reps:int=5, # timed cycles (the median is reported)
-                   paired:bool=True, # also time FT in this process, alternating cycle by cycle: step / FT from the pairs
+                   paired:bool=True, # also time FT in this process, alternating cycles: step / FT from the pairs
                   )->dict:
-    "Median step time, peak memory (student weights + growth during setup and training) and, for FT, floor and pipeline."
+    ("Median step time, peak memory (student weights + growth during setup and training) and, "
+     "for FT, floor and pipeline.")
     dev, (name, hp) = inp["device"], parse_spec(spec)
     with PeakMemory(dev) as pm:                                     # the method alone: its memory
         t0 = time.perf_counter()
         learn = step_learner(copy.deepcopy(inp["model"]), inp["x"], inp["y"], spec, inp["perturb"])
         train_steps(learn, warmup)
         setup = time.perf_counter() - t0
-    out = dict(spec=spec, hparams={k: v for k, v in method_hparams(name, **hp).items() if isinstance(v, (bool, int, float, str, type(None)))},
+    out = dict(spec=spec, hparams={k: v for k, v in method_hparams(name, **hp).items()
+                                   if isinstance(v, (bool, int, float, str, type(None)))},
                setup_s=setup, peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how,
                trainable_params=count_params(learn.model)["trainable_params"])
     if paired and name != "ft":                                     # FT in the same process, same cycle length
@@ -208,7 +220,8 @@ def measure_method(inp:dict, # from `bench_inputs`
 def _child():
     "Entry point of an isolated measurement: JSON arguments on stdin, JSON result on the last line of stdout."
     a = json.loads(sys.stdin.read())
-    if a.get("threads"): torch.set_num_threads(int(a["threads"]))   # its share of the cores when children run side by side
+    # its share of the cores when children run side by side
+    if a.get("threads"): torch.set_num_threads(int(a["threads"]))
     for p in a.get("patches", []): _load_patch(p)
     inp = bench_inputs(a["key"], a["bs"], a["seed"], a["device"])
     res = measure_method(inp, a["spec"], a["warmup"], a["reps"])
@@ -219,10 +232,12 @@ def _load_patch(path:str):
     import runpy; runpy.run_path(str(path), run_name="rtd_nb_bench_patch")
 
 def _isolated(key, spec, bs, seed, device, warmup, reps, patches, threads=None)->dict:
-    args = dict(key=key, spec=spec, bs=bs, seed=seed, device=device, warmup=warmup, reps=reps, patches=list(patches), threads=threads)
+    args = dict(key=key, spec=spec, bs=bs, seed=seed, device=device, warmup=warmup, reps=reps, patches=list(patches),
+                threads=threads)
     r = subprocess.run([sys.executable, "-c", "from rtd_nb.bench import _child; _child()"], input=json.dumps(args),
                        capture_output=True, text=True)
-    if r.returncode != 0: raise RuntimeError(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}")
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 def _interleaved(inp, specs, warmup, reps)->dict:
@@ -233,7 +248,9 @@ def _interleaved(inp, specs, warmup, reps)->dict:
                 t0 = time.perf_counter()
                 learns[s] = step_learner(copy.deepcopy(inp["model"]), inp["x"], inp["y"], s, inp["perturb"])
                 train_steps(learns[s], warmup)
-            res[s] = dict(spec=s, setup_s=time.perf_counter() - t0, peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20, memory_measure=pm.how + ", in-process",
+            res[s] = dict(spec=s, setup_s=time.perf_counter() - t0,
+                          peak_mb=(param_bytes(inp["model"]) + pm.growth) / 2**20,
+                          memory_measure=pm.how + ", in-process",
                           trainable_params=count_params(learns[s].model)["trainable_params"])
         except Exception as e: res[s] = dict(spec=s, error=f"{type(e).__name__}: {e}")
     times = {s: [] for s in learns}
@@ -243,7 +260,8 @@ def _interleaved(inp, specs, warmup, reps)->dict:
     for s, ts in times.items():
         res[s].update(step_s=float(np.median(ts)), times=ts)
         if ft is not None and s != ft: res[s].update(ft_times=times[ft], ratios=[a / b for a, b in zip(ts, times[ft])])
-    if any(parse_spec(s)[0] == "ft" for s in learns): res["_ft_extra"] = dict(**teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
+    if any(parse_spec(s)[0] == "ft" for s in learns):
+        res["_ft_extra"] = dict(**teacher_floor(inp, reps), load_s=pipeline_time(inp, max(2, reps)))
     return res
 
 def bench_model(key:str, # a key of `BENCH_MODELS`
@@ -257,7 +275,8 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
                 device=None, # default: CUDA if present
                 patches:tuple=(), # Python files run first in every process (e.g. registering patched methods)
                )->dict:
-    "Step time, peak memory and throughput of each method relative to FT on model `key`, plus the teacher floor and the input pipeline."
+    ("Step time, peak memory and throughput of each method relative to FT on model `key`, "
+     "plus the teacher floor and the input pipeline.")
     methods = dict(BENCH_METHODS if methods is None else methods)
     bm = BENCH_MODELS[key]
     names = {n: parse_spec(s)[0] for n, s in methods.items()}
@@ -281,7 +300,8 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
             return r
         rest = [n for n in methods if n != ft[0]]
         raw = {ft[0]: one(ft[0])}                                    # FT alone first, and again alone last (drift)
-        with ThreadPoolExecutor(max(1, jobs)) as ex: raw.update(zip(rest, ex.map(one, rest)))   # `jobs` children at a time
+        # `jobs` children at a time
+        with ThreadPoolExecutor(max(1, jobs)) as ex: raw.update(zip(rest, ex.map(one, rest)))
         again = one("_FT_again")
         ref = raw[ft[0]]
         if "error" in ref: raise RuntimeError(f"FT failed on {key}: {ref['error']}")
@@ -300,51 +320,55 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
             rel = np.array(r["ratios"]) if r.get("ratios") else np.array(r["times"]) / ref["step_s"]
             q = np.quantile(rel, [.25, .75])
             row.update(step_rel=float(np.median(rel)) if r.get("ratios") else r["step_s"] / ref["step_s"],
-                       step_rel_q25=float(q[0]), step_rel_q75=float(q[1]), step_rel_from="pairs" if r.get("ratios") else "runs",
+                       step_rel_q25=float(q[0]), step_rel_q75=float(q[1]),
+                       step_rel_from="pairs" if r.get("ratios") else "runs",
                        mem_rel=r["peak_mb"] / ref["peak_mb"], items_per_s=bs / r["step_s"])
         rows.append(row)
     ft_s = ref["step_s"]
     floor = dict(teacher_fwd_s=extra["teacher_fwd_s"], teacher_fwd_rel=extra["teacher_fwd_s"] / ft_s,
                  rtd_floor_rel=1 + extra["teacher_fwd_s"] / ft_s)
     pipe = dict(load_s=extra["load_s"], perturb_s=extra["perturb_s"], step_s=ft_s,
-                input_rel=(extra["load_s"] + extra["perturb_s"]) / ft_s, items_per_s_input=bs / (extra["load_s"] + extra["perturb_s"]))
+                input_rel=(extra["load_s"] + extra["perturb_s"]) / ft_s,
+                items_per_s_input=bs / (extra["load_s"] + extra["perturb_s"]))
     return dict(model=key, arch=BENCH_MODELS[key]["model"], bs=bs, device=dev, bf16=torch.device(dev).type == "cuda",
-                isolate=isolate, jobs=jobs if isolate else 1, warmup=warmup, reps=reps, ft_drift=drift, wall_s=time.perf_counter() - t0,
-                methods=rows, floor=floor, pipeline=pipe, skipped=skipped)
+                isolate=isolate, jobs=jobs if isolate else 1, warmup=warmup, reps=reps, ft_drift=drift,
+                wall_s=time.perf_counter() - t0, methods=rows, floor=floor, pipeline=pipe, skipped=skipped)
 
 # %% ../nbs/40_bench.ipynb #4052872e
 def overhead_table(res:dict, # one `bench_model` result
                   )->pd.DataFrame:
     "One row per method: median step time, step time / FT, peak memory, memory / FT, items/s."
     df = pd.DataFrame(res["methods"])
-    cols = [c for c in ["method", "spec", "step_s", "step_rel", "step_rel_q25", "step_rel_q75", "peak_mb", "mem_rel", "items_per_s",
-                        "setup_s", "error"] if c in df]
+    cols = [c for c in ["method", "spec", "step_s", "step_rel", "step_rel_q25", "step_rel_q75", "peak_mb", "mem_rel",
+                        "items_per_s", "setup_s", "error"] if c in df]
     return df[cols].set_index("method")
 
 def _md(res:dict)->str:
     t = overhead_table(res).drop(columns=["spec"])
     if "step_rel_q25" in t:
-        t["step / FT"] = [f"{r:.2f}× ({a:.2f}–{b:.2f})" if np.isfinite(r) else "" for r, a, b in zip(t.step_rel, t.step_rel_q25, t.step_rel_q75)]
+        t["step / FT"] = [f"{r:.2f}× ({a:.2f}–{b:.2f})" if np.isfinite(r) else ""
+                          for r, a, b in zip(t.step_rel, t.step_rel_q25, t.step_rel_q75)]
         t = t.drop(columns=["step_rel", "step_rel_q25", "step_rel_q75"])
     unit = "images/s" if res["arch"] != "minilm" else "sentences/s"
-    t = t.rename(columns=dict(step_s="step (s)", step_rel="step / FT", peak_mb="peak MB", mem_rel="memory / FT", items_per_s=unit,
-                              setup_s="setup (s)"))
+    t = t.rename(columns=dict(step_s="step (s)", step_rel="step / FT", peak_mb="peak MB", mem_rel="memory / FT",
+                              items_per_s=unit, setup_s="setup (s)"))
     f, p = res["floor"], res["pipeline"]
     side = f"; {res['jobs']} processes side by side, each with its share of the cores" if res.get("jobs", 1) > 1 else ""
     lines = [f"### {res['model']} ({res['arch']}, batch {res['bs']}, {res['device']}{', bf16' if res['bf16'] else ''}; "
              f"{res['reps']} timed cycles after {res['warmup']} warm-up cycle(s) per method{side})", "",
              t.to_markdown(floatfmt=".3g"), "",
-             f"One inference-mode teacher forward on the batch: {f['teacher_fwd_s']:.3g} s = {f['teacher_fwd_rel']:.2f}× an FT step "
-             f"(a method consulting the teacher on r× the batch's rows every step adds about r × {f['teacher_fwd_rel']:.2f}, "
-             f"plus its extra student rows; the ratios above are measured). Step / FT: median (quartiles) of {res['reps']} "
+             f"One inference-mode teacher forward on the batch: {f['teacher_fwd_s']:.3g} s = "
+             f"{f['teacher_fwd_rel']:.2f}× an FT step (a method consulting the teacher on r× the batch's rows every "
+             f"step adds about r × {f['teacher_fwd_rel']:.2f}, plus its extra student rows; the ratios above are "
+             f"measured). Step / FT: median (quartiles) of {res['reps']} "
              "ratios, each a cycle of the method over a cycle of FT timed right after it in the same process.",
              f"Input pipeline: loading {p['load_s']:.3g} s + perturbing {p['perturb_s']:.3g} s per batch = "
              f"{p['input_rel']:.2f}× the FT step ({p['items_per_s_input']:.0f} items/s).",
              f"FT drift between the first and last run: {res['ft_drift']:+.1%}." if res["isolate"] else
              "Methods interleaved in one process (memory indicative only).", ""]
     if res.get("skipped"):
-        lines.insert(-1, f"Not run on this model: {', '.join(res['skipped'])} (they need a text tower; this model starts from a "
-                         "linear probe on image features).")
+        lines.insert(-1, f"Not run on this model: {', '.join(res['skipped'])} (they need a text tower; this model "
+                         "starts from a linear probe on image features).")
     return "\n".join(lines)
 
 def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
@@ -363,9 +387,11 @@ def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
     "Benchmark every method on every model; write `overhead[_tag].json` and `overhead[_tag].md` to `out_dir`."
     t0 = time.perf_counter()
     nrep = lambda k: reps.get(k, 5) if isinstance(reps, dict) else reps
-    res = [bench_model(k, methods, (bs or {}).get(k), warmup, nrep(k), isolate, jobs, seed, device, patches) for k in models]
+    res = [bench_model(k, methods, (bs or {}).get(k), warmup, nrep(k), isolate, jobs, seed, device, patches)
+           for k in models]
     meta = dict(date=datetime.now(timezone.utc).isoformat(timespec="seconds"), python=platform.python_version(),
-                torch=torch.__version__, machine=platform.machine(), cpus=os.cpu_count(), threads=torch.get_num_threads(),
+                torch=torch.__version__, machine=platform.machine(), cpus=os.cpu_count(),
+                threads=torch.get_num_threads(),
                 loadavg=list(os.getloadavg()) if hasattr(os, "getloadavg") else None, patches=[str(p) for p in patches],
                 wall_s=time.perf_counter() - t0, argv=sys.argv, tag=tag)
     out = dict(meta=meta, results=res)
@@ -375,21 +401,27 @@ def run_bench(models:list|tuple=("minilm", "effnet"), # keys of `BENCH_MODELS`
         (d/f"{stem}.json").write_text(json.dumps(out, indent=1))
         (d/f"{stem}.md").write_text(f"# Compute overhead relative to plain fine-tuning{f' ({tag})' if tag else ''}\n\n"
                                     + "\n".join(_md(r) for r in res)
-                                    + f"\nWall time {meta['wall_s']:.0f} s; load average at the end {meta['loadavg']}.\n")
+                                    + f"\nWall time {meta['wall_s']:.0f} s; "
+                                      f"load average at the end {meta['loadavg']}.\n")
     return out
 
 def main(argv:list|None=None, # command-line words (default: sys.argv[1:])
         )->dict:
     "Command line of `run_bench` (`python -m rtd_nb.bench`, `python bench/run.py`): its options are `run_bench`'s."
-    p = _Parser(prog="python -m rtd_nb.bench", description="Training-step time and peak memory of each method relative to FT.",
+    p = _Parser(prog="python -m rtd_nb.bench",
+                description="Training-step time and peak memory of each method relative to FT.",
                 epilog="A method spec is a method and its hyper-parameters as on the command line, e.g. "
                        "--methods 'FT=ft' 'RTD KD-only=rtd --lam-ar 0'.")
     names = add_signature_args(p, run_bench, flags=dict(out_dir=["--out"], patches=["--patch"]), kw=dict(
         models=dict(nargs="+", choices=list(BENCH_MODELS), metavar="MODEL", default=["minilm", "effnet"]),
-        methods=dict(nargs="+", metavar="NAME=SPEC", default=None, _dict=True), reps=dict(type=int, default=5, metavar="N"),
-        bs=dict(nargs="+", metavar="MODEL=N", default=None, _dict=True), patches=dict(nargs="*", default=(), metavar="FILE")))
-    p.add_argument("--model-reps", nargs="+", default=None, metavar="MODEL=N", help="timed steps for one model, e.g. vit-b-32=2")
-    p.add_argument("--in-process", dest="isolate", action="store_false", help="interleave the methods in one process (= --no-isolate)")
+        methods=dict(nargs="+", metavar="NAME=SPEC", default=None, _dict=True),
+        reps=dict(type=int, default=5, metavar="N"),
+        bs=dict(nargs="+", metavar="MODEL=N", default=None, _dict=True),
+        patches=dict(nargs="*", default=(), metavar="FILE")))
+    p.add_argument("--model-reps", nargs="+", default=None, metavar="MODEL=N",
+                   help="timed steps for one model, e.g. vit-b-32=2")
+    p.add_argument("--in-process", dest="isolate", action="store_false",
+                   help="interleave the methods in one process (= --no-isolate)")
     p.__dict__["_rtd_post"]["model_reps"] = dict(_dict=True)
     try: a = _post(p, p.parse_args(argv))
     except ValueError as e: p.error(str(e))

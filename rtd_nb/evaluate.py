@@ -30,7 +30,8 @@ def model_of(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a `nn.Mod
             )->nn.Module:
     "The module behind `learn_or_model`."
     m = getattr(learn_or_model, "model", learn_or_model) if isinstance(learn_or_model, Learner) else learn_or_model
-    if not isinstance(m, nn.Module): raise TypeError(f"expected a fastai Learner or an nn.Module, got {type(learn_or_model).__name__}")
+    if not isinstance(m, nn.Module):
+        raise TypeError(f"expected a fastai Learner or an nn.Module, got {type(learn_or_model).__name__}")
     return m
 
 def model_device(model:nn.Module)->torch.device:
@@ -61,7 +62,8 @@ class Preds:
 
 def _split_batch(b):
     if isinstance(b, (tuple, list)) and len(b) >= 2: return b[0], b[1], (b[2] if len(b) > 2 else None)
-    raise TypeError(f"a batch must be a tuple (x, y) or (x, y, group); got {type(b).__name__}. Build loaders with rtd_nb.data or TensorDataset(x, y)")
+    raise TypeError(f"a batch must be a tuple (x, y) or (x, y, group); got {type(b).__name__}. "
+                    "Build loaders with rtd_nb.data or TensorDataset(x, y)")
 
 def _shuffles(dl)->bool:
     return bool(getattr(dl, "shuffle", False)) or isinstance(getattr(dl, "sampler", None), RandomSampler)
@@ -86,7 +88,8 @@ def predict(learn_or_model:Learner|nn.Module, # the model to run
                 k = max_items - n
                 x, y, g = x[:k], y[:k], (None if g is None else g[:k])
             x = x.to(dev)
-            if x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)   # images: same values, conv nets ~1.8x faster on CPU
+            # images: same values, conv nets ~1.8x faster on CPU
+            if x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)
             outs.append(fn(x).float().cpu()); ys.append(torch.as_tensor(y).cpu())
             if g is not None and groups: gs.append(np.asarray(g.cpu() if isinstance(g, Tensor) else g))
             n += len(ys[-1])
@@ -112,12 +115,15 @@ def embed(learn_or_model:Learner|nn.Module, # a model with a `features(x)` metho
     "The model's embeddings (`model.features`) over `dl`, with targets and groups."
     model = model_of(learn_or_model)
     if not hasattr(model, "features"):
-        raise TypeError(f"{type(model).__name__} has no `features(x)` method: wrap the encoder in rtd_nb.models.Classifier")
+        raise TypeError(f"{type(model).__name__} has no `features(x)` method: "
+                        "wrap the encoder in rtd_nb.models.Classifier")
     return predict(model, dl, fn=model.features, max_items=max_items, groups=groups)
 
 # %% ../nbs/08_evaluate.ipynb #699d75b3
 def _torchmetrics():
-    "torchmetrics' classification functions, imported on first use: importing the package costs ≈ 8 s of CPU (it loads its optional back-ends), which processes that never compute a metric (reports, CLI errors) should not pay."
+    ("torchmetrics' classification functions, imported on first use: importing the package costs ≈ 8 s of CPU "
+     "(it loads its optional back-ends), which processes that never compute a metric (reports, CLI errors) "
+     "should not pay.")
     from torchmetrics.functional import classification
     return classification
 
@@ -130,7 +136,8 @@ def split_metrics(logits:Tensor, # (N, C) logits
     if logits.ndim != 2 or len(logits) != len(targets):
         raise ValueError(f"need logits (N, C) and targets (N,), got {tuple(logits.shape)} and {tuple(targets.shape)}")
     C = logits.shape[1]
-    if targets.min() < 0 or targets.max() >= C: raise ValueError(f"targets must lie in [0, {C}) for {C} logits per item")
+    if targets.min() < 0 or targets.max() >= C:
+        raise ValueError(f"targets must lie in [0, {C}) for {C} logits per item")
     probs, tm = logits.softmax(-1), _torchmetrics()
     return dict(acc=tm.multiclass_accuracy(logits, targets, num_classes=C, average="micro").item(),
                 f1_macro=tm.multiclass_f1_score(logits, targets, num_classes=C, average="macro").item(),
@@ -167,9 +174,11 @@ def adversarial_accuracy(learn_or_model:Learner|nn.Module, # the model to attack
         for b in dl:
             x, y, _ = _split_batch(b)
             if not torch.is_floating_point(x):
-                raise TypeError("adversarial accuracy needs float image inputs in [0,1]; token ids have no ε-ball (use adv_eps=None for text)")
+                raise TypeError("adversarial accuracy needs float image inputs in [0,1]; token ids have no ε-ball "
+                                "(use adv_eps=None for text)")
             x, y = x.to(dev), y.to(dev)
-            with torch.enable_grad(): xa = pgd(model, x, y, eps=eps, alpha=alpha, steps=steps, random_start=True, generator=g)
+            with torch.enable_grad():
+                xa = pgd(model, x, y, eps=eps, alpha=alpha, steps=steps, random_start=True, generator=g)
             with torch.no_grad(): correct += (model(xa).argmax(-1) == y).sum().item()
             n += len(y)
             if max_items is not None and n >= max_items: break
@@ -194,7 +203,8 @@ def evaluate_preds(preds:dict, # {loader name: `Preds` with logits}
         else: worst[k] = res[f"{k}/acc"]
     ood = [k for k in preds if k != id_key]
     if ood:
-        for m in ("acc", "f1_macro", "ece", "nll"): res[f"ood/{m}_mean"] = float(np.mean([res[f"{k}/{m}"] for k in ood]))
+        for m in ("acc", "f1_macro", "ece", "nll"):
+            res[f"ood/{m}_mean"] = float(np.mean([res[f"{k}/{m}"] for k in ood]))
         res["delta_rob"] = res[f"{id_key}/acc"] - res["ood/acc_mean"]
     name = min(worst, key=worst.get)
     res["worst_group/acc"], res["worst_group/name"] = worst[name], name
@@ -212,15 +222,18 @@ def evaluate(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a model g
              store_preds:dict|None=None, # if a dict is given, it is filled with `{loader: Preds}` (for plots)
             )->dict:
     "Every metric of the protocol on every loader, as one flat dict with named keys (see above)."
-    if not isinstance(loaders, dict) or not loaders: raise TypeError("loaders must be a non-empty dict {name: DataLoader}, e.g. data.tests")
-    if id_key not in loaders: raise KeyError(f"id_key={id_key!r} is not among the loaders {list(loaders)}; pass id_key=")
+    if not isinstance(loaders, dict) or not loaders:
+        raise TypeError("loaders must be a non-empty dict {name: DataLoader}, e.g. data.tests")
+    if id_key not in loaders:
+        raise KeyError(f"id_key={id_key!r} is not among the loaders {list(loaders)}; pass id_key=")
     model = model_of(learn_or_model)
     preds = {k: predict(model, dl) for k, dl in loaders.items()}
     if store_preds is not None: store_preds.update(preds)
     res = evaluate_preds(preds, id_key, n_bins)
     if adv_eps is not None:
         for k in adv_keys or [id_key]:
-            res[f"{k}/adv_acc"] = adversarial_accuracy(model, loaders[k], adv_eps, adv_steps, max_items=adv_max_items, seed=seed)
+            res[f"{k}/adv_acc"] = adversarial_accuracy(model, loaders[k], adv_eps, adv_steps, max_items=adv_max_items,
+                                                       seed=seed)
         res["adv_eps"] = float(adv_eps)
     return res
 
@@ -235,16 +248,19 @@ def log_eval(run_dir:str|Path, # the run's folder (holding its config.json)
              model:str="final", # which model of the run was evaluated
              **extra, # more fields for every line (e.g. epoch=3, alpha=0.5)
             )->list:
-    "Append one JSON line per (model, split) and one `summary` line to `run_dir/metrics.jsonl`; returns the records written."
+    ("Append one JSON line per (model, split) and one `summary` line to `run_dir/metrics.jsonl`; "
+     "returns the records written.")
     splits = [k[:-2] for k in results if k.endswith("/n")]
-    recs = [dict(model=model, split=s, **extra, **{k[len(s)+1:]: v for k, v in results.items() if k.startswith(s + "/")})
+    recs = [dict(model=model, split=s, **extra,
+                 **{k[len(s)+1:]: v for k, v in results.items() if k.startswith(s + "/")})
             for s in splits]
     rest = {k: v for k, v in results.items() if k.split("/")[0] not in splits}
     if rest: recs.append(dict(model=model, split="summary", **extra, **rest))
     done, out = _logged(run_dir), []
     for r in recs:
         if (r["model"], r["split"]) in done:
-            warnings.warn(f"{run_dir}: model={model!r} split={r['split']!r} already logged; kept the old line (results are never overwritten)")
+            warnings.warn(f"{run_dir}: model={model!r} split={r['split']!r} already logged; "
+                          "kept the old line (results are never overwritten)")
             continue
         append_metrics(run_dir, r); out.append(r)
     return out
@@ -255,7 +271,8 @@ def results_table(root:str|Path, # a run folder or a folder of run folders
     "Every evaluation below `root` with its run's config, as one tidy DataFrame."
     df = read_results(root)
     if not long or df.empty: return df
-    ids = [c for c in df.columns if c.startswith("cfg.") or c in ("run", "model", "split", "time") or df[c].dtype == object]
+    ids = [c for c in df.columns
+           if c.startswith("cfg.") or c in ("run", "model", "split", "time") or df[c].dtype == object]
     return df.melt(id_vars=ids, var_name="metric", value_name="value").dropna(subset=["value"]).reset_index(drop=True)
 
 # %% ../nbs/08_evaluate.ipynb #d3baa3c6
@@ -264,12 +281,14 @@ PREDS = "preds.npz"
 def save_preds(run_dir:str|Path, # the run's folder
                preds:dict, # {model: {split: `Preds`}} (e.g. `Result.preds`)
               )->Path:
-    "Write every (model, split)'s predicted class and confidence, and each split's labels and groups, to `run_dir/preds.npz`."
+    ("Write every (model, split)'s predicted class and confidence, and each split's labels and groups, "
+     "to `run_dir/preds.npz`.")
     arrs = {}
     for m, d in preds.items():
         for s, p in d.items():
             conf, pred = p.out.float().softmax(-1).max(-1)
-            arrs[f"{m}|{s}|pred"], arrs[f"{m}|{s}|conf"] = pred.numpy().astype(np.int16), conf.numpy().astype(np.float16)
+            arrs[f"{m}|{s}|pred"], arrs[f"{m}|{s}|conf"] = (pred.numpy().astype(np.int16),
+                                                            conf.numpy().astype(np.float16))
             arrs[f"|{s}|y"] = p.targets.numpy().astype(np.int16)
             if p.groups is not None: arrs[f"|{s}|group"] = np.asarray(p.groups).astype(str)
     p = Path(run_dir)/PREDS; tmp = p.with_suffix(".tmp.npz")
@@ -286,7 +305,8 @@ def load_preds(run_dir:str|Path, # a run folder holding preds.npz
         if f != "pred": continue
         y = z[f"|{s}|y"]
         g = z[f"|{s}|group"] if f"|{s}|group" in z.files else np.full(len(y), s)
-        rows.append(pd.DataFrame(dict(model=m, split=s, i=np.arange(len(y)), y=y, group=g, pred=z[k], conf=z[f"{m}|{s}|conf"].astype(np.float32))))
+        rows.append(pd.DataFrame(dict(model=m, split=s, i=np.arange(len(y)), y=y, group=g, pred=z[k],
+                                      conf=z[f"{m}|{s}|conf"].astype(np.float32))))
     df = pd.concat(rows, ignore_index=True)
     return df.assign(correct=df.pred == df.y)
 
@@ -311,15 +331,18 @@ def reliability_diagram(logits:Tensor, # (N, C) logits
                         ax=None, # matplotlib axes (default: a new figure)
                         title:str="", # prefix of the title (e.g. "zeroshot · tweets")
                        ):
-    "Accuracy against confidence per bin, with the gap to the diagonal, the ECE in the title and the confidence histogram."
+    ("Accuracy against confidence per bin, with the gap to the diagonal, the ECE in the title "
+     "and the confidence histogram.")
     if ax is None: _, ax = plt.subplots(figsize=(3.4, 3.4))
     cb, w = calibration_bins(logits, targets, n_bins), 1/n_bins
-    ece = _torchmetrics().multiclass_calibration_error(logits.float().softmax(-1), targets.long(), num_classes=logits.shape[1],
-                                                       n_bins=n_bins).item()
-    ax.bar(cb.left, cb.acc.fillna(0), width=w, align="edge", color=sns.color_palette()[0], edgecolor="k", lw=.5, label="accuracy")
+    ece = _torchmetrics().multiclass_calibration_error(logits.float().softmax(-1), targets.long(),
+                                                       num_classes=logits.shape[1], n_bins=n_bins).item()
+    ax.bar(cb.left, cb.acc.fillna(0), width=w, align="edge", color=sns.color_palette()[0], edgecolor="k", lw=.5,
+           label="accuracy")
     gap = cb.dropna()
     ax.bar(gap.left, gap.conf - gap.acc, bottom=gap.acc, width=w, align="edge", color="tab:red", alpha=.35, label="gap")
-    ax.bar(cb.left + .3*w, cb.n/cb.n.sum(), width=.4*w, align="edge", color="0.2", alpha=.6, zorder=3, label="share of items")
+    ax.bar(cb.left + .3*w, cb.n/cb.n.sum(), width=.4*w, align="edge", color="0.2", alpha=.6, zorder=3,
+           label="share of items")
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy")
     ax.set_title(f"{title} ECE={ece:.3f}".strip(), fontsize=9)
@@ -369,7 +392,8 @@ class ClassGaussians:
         if shrinkage == "ledoit_wolf": est = LedoitWolf(assume_centered=True)
         else:
             s = float(shrinkage)
-            if not 0 <= s <= 1: raise ValueError(f"shrinkage must be 'ledoit_wolf' or a number in [0, 1], got {shrinkage!r}")
+            if not 0 <= s <= 1:
+                raise ValueError(f"shrinkage must be 'ledoit_wolf' or a number in [0, 1], got {shrinkage!r}")
             est = ShrunkCovariance(shrinkage=s, assume_centered=True)
         est.fit(Xc)
         return cls(torch.from_numpy(means), torch.from_numpy(est.precision_), classes)
@@ -403,7 +427,8 @@ def shift_distances(learn_or_model:Learner|nn.Module, # the fixed embedding mode
     prep = (lambda z: F.normalize(z, dim=-1)) if normalize else (lambda z: z)
     tr = embed(learn_or_model, train_dl, max_items, groups=False)
     cg = ClassGaussians.fit(prep(tr.out), tr.targets, shrinkage)
-    d = pd.Series({k: cg.distance(prep(embed(learn_or_model, dl, max_items, groups=False).out)).mean().item() for k, dl in loaders.items()})
+    d = pd.Series({k: cg.distance(prep(embed(learn_or_model, dl, max_items, groups=False).out)).mean().item()
+                   for k, dl in loaders.items()})
     df = pd.DataFrame(dict(split=d.index, distance=d.values)).sort_values("distance").reset_index(drop=True)
     nf = near_far(d.drop(id_key, errors="ignore"), threshold)
     df["shift"] = [("ID" if s == id_key else nf[s]) for s in df.split]
@@ -415,7 +440,8 @@ def acc_vs_distance(results:dict, # {model name: `evaluate` result}
                    )->pd.DataFrame:
     "Tidy table (model, split, distance, shift, metric) joining each model's per-loader metric with the shift distance."
     return pd.DataFrame([dict(model=m, **row, **{metric: r[f"{row['split']}/{metric}"]})
-                         for m, r in results.items() for row in distances.to_dict("records") if f"{row['split']}/{metric}" in r])
+                         for m, r in results.items() for row in distances.to_dict("records")
+                         if f"{row['split']}/{metric}" in r])
 
 def plot_acc_vs_distance(table:pd.DataFrame, # from `acc_vs_distance`
                          metric:str="acc", # y axis
@@ -424,7 +450,8 @@ def plot_acc_vs_distance(table:pd.DataFrame, # from `acc_vs_distance`
     if ax is None: _, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(table, x="distance", y=metric, hue="model", style="model", markers=True, dashes=False, ax=ax)
     for _, r in table.drop_duplicates("split").iterrows():
-        ax.annotate(f"{r.split} ({r['shift']})", (r.distance, ax.get_ylim()[0]), rotation=90, fontsize=7, va="bottom", ha="right")
+        ax.annotate(f"{r.split} ({r['shift']})", (r.distance, ax.get_ylim()[0]), rotation=90, fontsize=7, va="bottom",
+                    ha="right")
         ax.axvline(r.distance, color="0.85", lw=.8, zorder=0)
     ax.set(xlabel="shift distance (Mahalanobis, from ID train)", ylabel=metric)
     return ax
@@ -451,7 +478,8 @@ class _FirstStepFlops(Callback):
         self.x0, self.bs = self.learn.xb[0], len(self.learn.xb[0])
         self.fc = FlopCounterMode(display=False); self.fc.__enter__()
     def after_batch(self):
-        if self.fc is not None: self.fc.__exit__(None, None, None); self.flops = self.fc.get_total_flops(); self.fc = None
+        if self.fc is not None:
+            self.fc.__exit__(None, None, None); self.flops = self.fc.get_total_flops(); self.fc = None
         self.done = True
     def after_cancel_fit(self):
         if self.fc is not None: self.fc.__exit__(None, None, None); self.fc = None
@@ -465,9 +493,11 @@ def measure_cost(learn:Learner, # a learner set up as for training (data, loss, 
     opt_sd = copy.deepcopy(opt.state_dict()) if opt is not None else None
     modes = [(m, m.training) for m in model.modules()]
     rec = getattr(learn, "recorder", None); saved = copy.copy(rec.__dict__) if rec is not None else None
-    timer, fl = StepTimer(n_steps=n_steps + 1, valid=False), _FirstStepFlops()   # the first step is counted, the rest timed
+    # the first step is counted, the rest timed
+    timer, fl = StepTimer(n_steps=n_steps + 1, valid=False), _FirstStepFlops()
     try:
-        off = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback" or isinstance(c, StepTimer)]   # a run's own timer skips these steps
+        # a run's own timer skips these steps
+        off = [c for c in learn.cbs if type(c).__name__ == "ProgressCallback" or isinstance(c, StepTimer)]
         with learn.no_logging(), learn.removed_cbs(off): learn.fit(n_steps + 1, cbs=[timer, fl])
     finally:
         model.load_state_dict(sd)
@@ -475,7 +505,8 @@ def measure_cost(learn:Learner, # a learner set up as for training (data, loss, 
         else: learn.opt = opt; opt.load_state_dict(opt_sd)
         for m, t in modes: m.training = t
         if rec is not None: rec.__dict__.update(saved)
-    if fl.flops is None or len(timer.times) < 2: raise ValueError(f"the training loader yielded fewer than {n_steps + 1} batches; use a smaller n_steps")
+    if fl.flops is None or len(timer.times) < 2:
+        raise ValueError(f"the training loader yielded fewer than {n_steps + 1} batches; use a smaller n_steps")
     return dict(**count_params(model), train_flops_per_example=fl.flops/fl.bs,
                 infer_flops_per_example=flops_per_example(model, fl.x0), step_time_s=float(np.median(timer.times[1:])))
 
@@ -484,7 +515,8 @@ def cost_table(learners:dict, # {method name: Learner}, measured one after the o
                n_steps:int=3, # timed steps per learner
               )->pd.DataFrame:
     "`measure_cost` of every learner, with each number also relative to `ref` (columns `*_rel`)."
-    if ref not in learners: raise KeyError(f"ref={ref!r} is not among {list(learners)}; add the plain fine-tuning learner")
+    if ref not in learners:
+        raise KeyError(f"ref={ref!r} is not among {list(learners)}; add the plain fine-tuning learner")
     df = pd.DataFrame({k: measure_cost(l, n_steps) for k, l in learners.items()}).T
     for c in list(df.columns): df[f"{c}_rel"] = df[c] / df.loc[ref, c]
     return df.rename_axis("method")

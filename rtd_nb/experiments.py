@@ -8,7 +8,8 @@ import json, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results, append_metrics
-from .api import fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS
+from .api import (fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS, PROBE_FILE,
+                        start_dir)
 from .models import load_model
 from .perturb import Perturb
 from .methods import get_method, method_hparams, plan_skip
@@ -232,7 +233,9 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
         if res.data is not None and (extras or not (Path(out_dir)/"shift.csv").exists()):
             if zs is None:
                 seed_everything(seed)
-                zs = build_classifier(load_model(model, pretrained, device), res.data, b["prompts"], init)[0].eval()
+                probe = start_dir(res.config, starts_dir or Path(out_dir)/".starts")/PROBE_FILE   # the run's own probe
+                zs = build_classifier(load_model(model, pretrained, device), res.data, b["prompts"], init,
+                                      probe_file=probe)[0].eval()
             write_extras(res, zs, tuple(e for e in extras if e != "tsne" or seed == 0), seed=seed)
             write_shift(out_dir, zs, res.data)
         rows.append(dict(summary_row(res), seconds=round(time.perf_counter() - t0, 1)))

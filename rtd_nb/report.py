@@ -29,9 +29,9 @@ __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT',
            'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence', 'rtd_sentence', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
-METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT", wise="WiSE-FT",
-                     lora="LoRA", lipsum="Lipsum-FT", carft="CAR-FT", flyp="FLYP", sdft="SDFT", grace="GRACE",
-                     digrap="DiGraP", rtd="RTD")
+METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT",
+                     wise="WiSE-FT", lora="LoRA", lipsum="Lipsum-FT", carft="CAR-FT", flyp="FLYP", sdft="SDFT",
+                     grace="GRACE", digrap="DiGraP", rtd="RTD")
 STARTS = {"zeroshot": "zeroshot", "initial": "zeroshot", "lp": "lp-start"}   # a run's start model → its label
 START_NAMES = {"zeroshot": "prompt head (zero-shot)", "lp": "linear probe"}
 BENCH_LABELS = dict(vader="VADER", **{"fmnist-c": "Fashion-MNIST-C"}, camelyon17="Camelyon17", iwildcam="iWildCam")
@@ -117,7 +117,8 @@ def collect(root:str|Path, # a results root (or any folder below it)
                        seed=int(_first(df, "cfg.seed", base.get("seed", 0))),
                        id_domain=tags.get("id_domain", _first(df, "cfg.id_domain", base.get("id_domain"))),
                        init=_first(df, "cfg.init", tags.get("init", base.get("init"))), initial=initial,
-                       model_name=_first(df, "cfg.model", base.get("model")), kind=_first(df, "cfg.kind", base.get("kind")),
+                       model_name=_first(df, "cfg.model", base.get("model")),
+                       kind=_first(df, "cfg.kind", base.get("kind")),
                        lr=_first(df, "cfg.lr", base.get("lr")),
                        derived_from=_first(df, "cfg.derived_from"),
                        perturbations=", ".join(map(str, pert)) if isinstance(pert, list) else pert,
@@ -529,7 +530,8 @@ def _same(a, b)->bool:
 
 def _opaque(v)->bool: return isinstance(v, str) and v.startswith("<")      # an object's repr in config.json
 
-COST_KEYS = ("kd_frac", "kd_every", "ce_on", "ar_on", "kd_on", "teacher_dtype", "fused")   # RTD's knobs that change a step's cost
+# RTD's knobs that change a step's cost
+COST_KEYS = ("kd_frac", "kd_every", "ce_on", "ar_on", "kd_on", "teacher_dtype", "fused")
 
 def _cost(hp:dict)->tuple:
     return tuple(hp.get(k) for k in COST_KEYS) + tuple(float(hp.get(k) or 0) > 0 for k in ("lam_kd", "lam_ar"))
@@ -538,7 +540,8 @@ def bench_match(overhead:dict, # `R/bench/overhead.json`
                 model:str, # the runs' model name (a `BENCH_MODELS` key or its arch)
                 hp:dict, # the run's RTD hyper-parameters (config.json)
                )->dict|None:
-    "The benchmark's RTD entry for `model` that runs what the run ran: the same cost knobs (`COST_KEYS`, which terms are on)."
+    ("The benchmark's RTD entry for `model` that runs what the run ran: the same cost knobs "
+     "(`COST_KEYS`, which terms are on).")
     from rtd_nb.bench import parse_spec                                 # imported here: only the frontier needs it
     from rtd_nb.methods import method_hparams
     for r in overhead.get("results", []):
@@ -548,7 +551,8 @@ def bench_match(overhead:dict, # `R/bench/overhead.json`
             try: name, shp = parse_spec(m.get("spec", ""))
             except ValueError: continue
             if name != "rtd": continue
-            bh = m.get("hparams") or method_hparams("rtd", **shp)       # older benchmarks: the spec over today's defaults
+            # older benchmarks: the spec over today's defaults
+            bh = m.get("hparams") or method_hparams("rtd", **shp)
             if all(_same(a, b) for a, b in zip(_cost(bh), _cost({**method_hparams("rtd"), **hp}))): return m
     return None
 
@@ -557,7 +561,8 @@ def _overhead(root)->dict|None:
     return json.loads(p.read_text()) if p.exists() else None
 
 def _step_s(df:pd.DataFrame, run_dir:str)->float:
-    "A run's mean step time (a method with terms every k-th step costs its mean, not its median step); older runs: the median."
+    ("A run's mean step time (a method with terms every k-th step costs its mean, not its median step); "
+     "older runs: the median.")
     s = df[(df.run_dir == run_dir) & (df.label == "train") & (df.split == "summary")]
     for c in ("step_mean_s", "step_s"):
         if len(s) and c in s and pd.notna(s[c].iloc[0]): return float(s[c].iloc[0])
@@ -623,8 +628,8 @@ def frontier_sentence(benchmark:str, fs:pd.DataFrame, keep:float=0.8, budget:flo
           "the runs' own step times" if (fs.step_source == "runs").all() else \
           "the benchmark where it timed a variant, else the runs"
     if verdict(fg) == "loss":
-        return (f"On {b}, full RTD's OOD mean differs from FT's by {fmt_ci(fg)} points (a loss: the interval lies below 0): there is no gain "
-                f"for a cheaper variant to keep ({len(fs)} variant(s) measured).")
+        return (f"On {b}, full RTD's OOD mean differs from FT's by {fmt_ci(fg)} points (a loss: the interval lies "
+                f"below 0): there is no gain for a cheaper variant to keep ({len(fs)} variant(s) measured).")
     if verdict(fg) != "gain":
         k = int(fs.gain.map(lambda r: verdict(r) == "gain").sum())
         return (f"On {b}, full RTD's own OOD gain over FT is {fmt_ci(fg)} points, not distinguishable from 0, so no "
@@ -634,11 +639,12 @@ def frontier_sentence(benchmark:str, fs:pd.DataFrame, keep:float=0.8, budget:flo
     if c is None or c.variant == "rtd":
         rest = fs[(fs.variant != "rtd") & fs.step_rel.notna()].sort_values("step_rel")
         what = {"gain": "a gain", "loss": "a loss", "tie": "a tie with FT", "n/a": "no interval"}
-        each = "; ".join(f"{r.variant} at {r.step_rel:.2f}×: {fmt_ci(r.gain)}, {what[verdict(r.gain)]}" for r in rest.itertuples())
+        each = "; ".join(f"{r.variant} at {r.step_rel:.2f}×: {fmt_ci(r.gain)}, {what[verdict(r.gain)]}"
+                         for r in rest.itertuples())
         return (f"On {b}, full RTD gains {fmt_ci(fg)} points OOD over FT at {full.step_rel.iloc[0]:.2f}× FT's step "
                 f"time; no cheaper variant keeps ≥ {keep:.0%} of that gain (by point estimate) with an interval "
-                f"above 0{f' ({each})' if each else ''}, so within {budget - 1:.0%} extra compute RTD keeps none of its gain "
-                f"here (step times from {src}).")
+                f"above 0{f' ({each})' if each else ''}, so within {budget - 1:.0%} extra compute RTD keeps none of "
+                f"its gain here (step times from {src}).")
     within = "within" if c.step_rel <= budget else "not within"
     return (f"On {b}, full RTD gains {fmt_ci(fg)} points OOD over FT at {full.step_rel.iloc[0]:.2f}× FT's step "
             f"time; the fastest variant that keeps ≥ {keep:.0%} of that gain (by point estimate) with an interval "
@@ -978,7 +984,8 @@ def _gather_extras(df, root, benchmarks, methods, fname, pick=lambda f: f):
             f = _extra(df, root, b, m, fname)
             if f is not None: data[(b, m)] = pick(f)
     if not data: raise _missing(f"no {fname} in any main run", root, "extras")
-    return data, [b for b in benchmarks if any(k[0] == b for k in data)], [m for m in methods if any(k[1] == m for k in data)]
+    return (data, [b for b in benchmarks if any(k[0] == b for k in data)],
+            [m for m in methods if any(k[1] == m for k in data)])
 
 def reliability_plot(root:str|Path, # results root
                      benchmarks:list|None=None, # default: those with reliability.csv files
@@ -1001,10 +1008,12 @@ def reliability_plot(root:str|Path, # results root
             f = data.get((b, m))
             if f is None or not (f.split == s).any(): ax.axis("off"); continue
             pb = pool_bins(f[f.split == s]); w = 1/len(pb)
-            ax.bar(pb.left, pb.acc.fillna(0), width=w, align="edge", color=sns.color_palette()[0], edgecolor="k", lw=.4, label="accuracy")
+            ax.bar(pb.left, pb.acc.fillna(0), width=w, align="edge", color=sns.color_palette()[0], edgecolor="k", lw=.4,
+                   label="accuracy")
             g = pb.dropna()
             ax.bar(g.left, g.conf - g.acc, bottom=g.acc, width=w, align="edge", color="tab:red", alpha=.35, label="gap")
-            ax.bar(pb.left + .3*w, pb.n/pb.n.sum(), width=.4*w, align="edge", color="0.2", alpha=.6, zorder=3, label="share of items")
+            ax.bar(pb.left + .3*w, pb.n/pb.n.sum(), width=.4*w, align="edge", color="0.2", alpha=.6, zorder=3,
+                   label="share of items")
             ax.plot([0, 1], [0, 1], "k--", lw=.8)
             ax.set(xlim=(0, 1), ylim=(0, 1))
             name = method_name(start_label(df, b) if m == "start" else m)
@@ -1041,9 +1050,11 @@ def cka_plot(root:str|Path, # results root
     fig, axs = _panel_axes(len(frames))
     for ax, (b, f) in zip(axs, frames.items()):
         ms = list(dict.fromkeys(f.method))
-        sns.lineplot(f.assign(Method=f.method.map(method_name)), x="depth", y="cka", hue="Method", style="Method", markers=True,
-                     dashes=False, errorbar="sd", palette={method_name(m): c for m, c in _palette(ms).items()}, ax=ax)
-        ax.set(title=bench_name(b), xlabel="relative depth of the block", ylabel="linear CKA to zero-shot", ylim=(None, 1.02))
+        sns.lineplot(f.assign(Method=f.method.map(method_name)), x="depth", y="cka", hue="Method", style="Method",
+                     markers=True, dashes=False, errorbar="sd",
+                     palette={method_name(m): c for m, c in _palette(ms).items()}, ax=ax)
+        ax.set(title=bench_name(b), xlabel="relative depth of the block", ylabel="linear CKA to zero-shot",
+               ylim=(None, 1.02))
         ax.get_legend().remove()
     h, l = axs[-1].get_legend_handles_labels()
     axs[-1].legend(h, l, fontsize=7, loc="center left", bbox_to_anchor=(1.02, .5), frameon=False)
@@ -1056,16 +1067,19 @@ def tsne_plot(root:str|Path, # results root
               methods:tuple=("start", "ft", "rtd"), # one column each ("start": the benchmark's start)
               df:pd.DataFrame|None=None, # `collect(root)` if already read
              ):
-    "t-SNE maps (the lowest seed that has `tsne.csv`): rows = benchmarks, columns = models; colour = class, marker = ID/OOD."
+    ("t-SNE maps (the lowest seed that has `tsne.csv`): rows = benchmarks, columns = models; "
+     "colour = class, marker = ID/OOD.")
     df = _main_df(root, df)
-    data, benchmarks, methods = _gather_extras(df, root, benchmarks, methods, "tsne.csv", pick=lambda f: f[f.seed == f.seed.min()])
+    data, benchmarks, methods = _gather_extras(df, root, benchmarks, methods, "tsne.csv",
+                                               pick=lambda f: f[f.seed == f.seed.min()])
     fig, axs = plt.subplots(len(benchmarks), len(methods), figsize=(3*len(methods), 3*len(benchmarks)), squeeze=False)
     for i, b in enumerate(benchmarks):
         for j, m in enumerate(methods):
             ax = axs[i, j]; f = data.get((b, m))
             if f is None: ax.axis("off"); continue
             f = f.assign(**{"test set": np.where(f.split == ID_SPLIT, "ID", "OOD"), "class": f.label.astype(str)})
-            sns.scatterplot(f, x="x", y="y", hue="class", style="test set", s=10, alpha=.7, linewidth=0, ax=ax, legend=(i == 0 and j == len(methods) - 1))
+            sns.scatterplot(f, x="x", y="y", hue="class", style="test set", s=10, alpha=.7, linewidth=0, ax=ax,
+                            legend=(i == 0 and j == len(methods) - 1))
             name = method_name(start_label(df, b) if m == "start" else m)
             ax.set(title=f"{bench_name(b)} · {name} (seed {int(f.seed.iloc[0])})", xlabel="", ylabel="",
                    xticks=[], yticks=[])

@@ -36,7 +36,8 @@ def as_rng(seed:int|random.Random, # an int seed or a `random.Random`
     return random.Random(int(seed))
 
 def _check_text(text):
-    if not isinstance(text, str): raise TypeError(f"text must be a str, got {type(text).__name__}; map lists with [f(t, ...) for t in texts]")
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}; map lists with [f(t, ...) for t in texts]")
     return text
 
 def _split(word:str)->tuple[str, str, str]:
@@ -44,7 +45,8 @@ def _split(word:str)->tuple[str, str, str]:
     return _WORD.match(word).groups()
 
 def _match_case(new:str, old:str)->str:
-    return new.capitalize() if old[:1].isupper() and old[1:2].islower() else new.upper() if old.isupper() and len(old) > 1 else new
+    return (new.capitalize() if old[:1].isupper() and old[1:2].islower()
+            else new.upper() if old.isupper() and len(old) > 1 else new)
 
 # %% ../nbs/02a_text_perturb.ipynb #1d7cb216
 @functools.cache
@@ -57,7 +59,8 @@ def wordnet():
         # sense index twice: half of its loading time, for a map that synonyms never use
         def map_wn(self, version="wordnet"): return None
     root = install_wordnet()
-    if str(nltk_data_dir()) not in nltk.data.path: nltk.data.path.insert(0, str(nltk_data_dir()))   # nltk reads only there
+    # nltk reads only there
+    if str(nltk_data_dir()) not in nltk.data.path: nltk.data.path.insert(0, str(nltk_data_dir()))
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The multilingual functions")
@@ -183,10 +186,10 @@ def load_seq2seq(name_or_path:str, # hub name or local folder of a translation m
         model = AutoModelForSeq2SeqLM.from_pretrained(name_or_path, local_files_only=local or _hub_offline())
     except OSError as e:
         raise AssetMissingError(
-            f"translation model {name_or_path!r} is not a local folder and the model hub is not reachable. On a machine "
-            f"with network run `huggingface-cli download {name_or_path} --local-dir <folder>` (or "
-            "AutoModelForSeq2SeqLM.from_pretrained(...).save_pretrained(<folder>) and the same for AutoTokenizer), copy "
-            "the folder here and pass its path") from e
+            f"translation model {name_or_path!r} is not a local folder and the model hub is not reachable. On a "
+            f"machine with network run `huggingface-cli download {name_or_path} --local-dir <folder>` (or "
+            "AutoModelForSeq2SeqLM.from_pretrained(...).save_pretrained(<folder>) and the same for AutoTokenizer), "
+            "copy the folder here and pass its path") from e
     return tok, model.to(device or "cpu").eval()
 
 class BackTranslator:
@@ -226,7 +229,8 @@ def tiny_seq2seq(path:str|Path, # folder to write the model and tokenizer to
     tk = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tk.normalizer, tk.pre_tokenizer = normalizers.Lowercase(), pre_tokenizers.Whitespace()
     tk.train_from_iterator(list(texts), trainers.WordLevelTrainer(special_tokens=["<pad>", "</s>", "<unk>"]))
-    tk.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", tk.token_to_id("</s>"))])
+    tk.post_processor = processors.TemplateProcessing(single="$A </s>",
+                                                      special_tokens=[("</s>", tk.token_to_id("</s>"))])
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
     cfg = MarianConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
                        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128,
@@ -249,7 +253,8 @@ def check_ids(ids:Tensor, # token ids (B, L)
     "Raise a clear error unless `ids` is an integer tensor of shape (B, L)."
     if not isinstance(ids, Tensor) or ids.dtype not in (torch.int64, torch.int32) or ids.ndim != 2:
         raise ValueError(f"ids must be an integer tensor of token ids with shape (B, L), got "
-                         f"{getattr(ids, 'dtype', type(ids))} {tuple(getattr(ids, 'shape', ()))}; tokenize with the encoder's tokenizer")
+                         f"{getattr(ids, 'dtype', type(ids))} {tuple(getattr(ids, 'shape', ()))}; "
+                         "tokenize with the encoder's tokenizer")
     return ids
 
 def token_dropout(ids:Tensor, # token ids (B, L), right-padded with `pad_id`
@@ -399,7 +404,8 @@ def _string_fn(name):
         rate = ctx["rates"][s - 1]
         fn = STRING_PERTURBATIONS[name]
         extra = dict(terms=ctx["terms"]) if name == "oov" else {}
-        return _encode_like(tok, [fn(t, rate, sd, **extra) for t, sd in zip(texts, seeds)], ids.shape[1], pad, ids.device)
+        return _encode_like(tok, [fn(t, rate, sd, **extra) for t, sd in zip(texts, seeds)], ids.shape[1], pad,
+                            ids.device)
     return f
 
 def _ids_fn(fn):
@@ -412,16 +418,19 @@ def _backtranslate(ids, s, g, ctx):
     if ctx.get("translator") is None:
         raise ValueError("'backtranslate' needs translator=BackTranslator(forward, backward) in Perturb(...)")
     tok, (pad, _) = _tokenizer(ctx), _pad_special(ctx)
-    return _encode_like(tok, ctx["translator"](tok.decode(ids), seed=_seeds(g, 1, ids.device)[0]), ids.shape[1], pad, ids.device)
+    return _encode_like(tok, ctx["translator"](tok.decode(ids), seed=_seeds(g, 1, ids.device)[0]), ids.shape[1], pad,
+                        ids.device)
 
 def _hotflip(ids, s, g, ctx):
-    if ctx.get("model") is None: raise ValueError("'hotflip' attacks a model: pass model= to Perturb(...) or to the call")
+    if ctx.get("model") is None:
+        raise ValueError("'hotflip' attacks a model: pass model= to Perturb(...) or to the call")
     pad, sp = _pad_special(ctx)
     return hotflip(ctx["model"], ids, ctx.get("y"), n_flips=s, k=ctx["hotflip_k"], pad_id=pad, special_ids=sp,
                    embedding=ctx.get("embedding"), loss_func=ctx.get("loss_func"))
 
 TEXT_PERTURBATIONS = dict(synonym=_string_fn("synonym"), dropout=_ids_fn(token_dropout), swap=_ids_fn(token_swap),
-                          typo=_string_fn("typo"), oov=_string_fn("oov"), backtranslate=_backtranslate, hotflip=_hotflip)
+                          typo=_string_fn("typo"), oov=_string_fn("oov"), backtranslate=_backtranslate,
+                          hotflip=_hotflip)
 
 def perturb_text_batch(p, # a `rtd_nb.perturb.Perturb` whose names are text perturbations
                        x:Tensor|list[str], # token ids (B, L), or a list of B strings
@@ -431,7 +440,8 @@ def perturb_text_batch(p, # a `rtd_nb.perturb.Perturb` whose names are text pert
     "Apply `p`'s draws to a text batch (what `Perturb.__call__` does for text names)."
     ctx = {**p.kw, "model": model, "loss_func": p.loss_func}
     if isinstance(x, (list, tuple)):
-        if not all(isinstance(t, str) for t in x): raise TypeError("a text batch must be a list of str or a (B, L) id tensor")
+        if not all(isinstance(t, str) for t in x):
+            raise TypeError("a text batch must be a list of str or a (B, L) id tensor")
         if "hotflip" not in p.names: return _perturb_strings(p, list(x), ctx)
         tok = _tokenizer(ctx)                                         # hotflip works on ids: round trip
         dev = next(model.parameters()).device if model is not None else "cpu"
@@ -459,7 +469,8 @@ def _perturb_strings(p, texts, ctx):
             name, s = p.names[int(idx[b, j])], int(sev[b, j])
             if s == 0: continue
             if name == "backtranslate":
-                if ctx.get("translator") is None: raise ValueError("'backtranslate' needs translator=BackTranslator(...)")
+                if ctx.get("translator") is None:
+                    raise ValueError("'backtranslate' needs translator=BackTranslator(...)")
                 out[b] = ctx["translator"](out[b], seed=seeds[b * p.k + j])
             else:
                 extra = dict(terms=ctx["terms"]) if name == "oov" else {}

@@ -138,3 +138,21 @@ def test_start_evaluated_once_across_folders(files, tmp_path, monkeypatch):
     assert len(calls) == 1 and len(list((tmp_path/"starts").iterdir())) == 1 and not (tmp_path/"a"/".starts").exists()
     r2 = fine_tune("tiny-clip", files/"fmnist", "lp", **{**kw, "out_dir": tmp_path/"b"})
     assert len(calls) == 1 and r2.metrics["zeroshot"] == r1.metrics["zeroshot"]
+
+
+def test_probe_start_fitted_once_across_methods(files, tmp_path, monkeypatch):
+    ("The linear-probe start is fitted once per (model, data, seed) and kept with the start's evaluation: the next "
+     "method loads the same weights; a cut-off probe file is fitted again.")
+    import rtd_nb.api as api
+    calls = []
+    real = api.fit_probe
+    monkeypatch.setattr(api, "fit_probe", lambda *a, **k: calls.append(1) or real(*a, **k))
+    kw = dict(epochs=0, bs=8, out_dir=tmp_path, init="lp", progress=False)
+    r1 = fine_tune("tiny-clip", files/"fmnist", "ft", **kw)
+    probe = api.start_dir(r1.config, tmp_path/".starts")/api.PROBE_FILE
+    assert len(calls) == 1 and probe.exists()
+    r2 = fine_tune("tiny-clip", files/"fmnist", "lp", **kw)
+    assert len(calls) == 1 and torch.equal(r2.model.head.weight, r1.model.head.weight)
+    probe.write_bytes(probe.read_bytes()[:100])
+    r3 = fine_tune("tiny-clip", files/"fmnist", "lpft", **kw)
+    assert len(calls) == 2 and torch.equal(r3.model.head.weight, r1.model.head.weight)

@@ -70,7 +70,8 @@ def test_bad_input_names_the_fix(cat):
 def effnet():
     from rtd_nb.models import load_effnet_lite0
     m = load_effnet_lite0(pretrained=True)
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = (torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+                 torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
     class Net(nn.Module):
         def __init__(self):
             super().__init__(); self.m = m
@@ -208,7 +209,8 @@ def test_hotflip_first_order_exact_on_linear_loss():
 
 def test_backtranslation_tiny_model(tmp_path):
     sents = [SENT, "I did not like it at all.", "A fine film."]
-    bt = tp.BackTranslator(tp.tiny_seq2seq(tmp_path / "f", sents), tp.tiny_seq2seq(tmp_path / "b", sents, 1), max_new_tokens=8)
+    bt = tp.BackTranslator(tp.tiny_seq2seq(tmp_path / "f", sents), tp.tiny_seq2seq(tmp_path / "b", sents, 1),
+                           max_new_tokens=8)
     out = bt(sents)
     assert len(out) == 3 and all(isinstance(o, str) for o in out) and bt(sents) == out
     assert isinstance(bt(SENT), str)
