@@ -1,6 +1,6 @@
 """Build every table and figure of the paper from a results root, and the values the paper quotes.
 
-    python papers/build.py --results results [--strict] [--render]
+    python papers/build.py --results results [--strict] [--render] [--only tables|figures|SCRIPT,...]
 
 Runs each papers/table_*.py and fig_*.py (in this process, sharing one read of the results), writes
 papers/_variables.yml (Quarto's `{{< var key >}}` values, from `rtd_nb.report.paper_values`), and prints a summary.
@@ -34,7 +34,14 @@ def main(argv=None)->int:
     ap.add_argument("--out", default=str(HERE), help="where tables/, figures/ and _variables.yml go (default: papers/)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when any input is missing")
     ap.add_argument("--render", action="store_true", help="then render paper.qmd to paper.html (papers/render.py)")
+    ap.add_argument("--only", default="", help="comma-separated scripts (e.g. table_main), or 'tables' or 'figures' "
+                                               "(default: every script)")
     a = ap.parse_args(argv)
+    kinds = {"tables": "table_", "figures": "fig_"}
+    want = [w.strip() for w in a.only.split(",") if w.strip()]
+    bad = [w for w in want if w not in SCRIPTS and w not in kinds]
+    if bad: ap.error(f"unknown --only {', '.join(bad)}: choose from tables, figures, {', '.join(SCRIPTS)}")
+    scripts = [s for s in SCRIPTS if not want or s in want or any(s.startswith(kinds[w]) for w in want if w in kinds)]
     import matplotlib; matplotlib.use("Agg")
     import _common
     from rtd_nb import report as rp
@@ -46,7 +53,7 @@ def main(argv=None)->int:
             if "synthetic" in str(x.message): print(f"[build] WARNING: {x.message}", file=sys.stderr)
     except rp.MissingResultsError as e: df = e
     rows, errors = [], 0
-    for s in SCRIPTS:
+    for s in scripts:
         t0 = time.perf_counter()
         try:
             mod = importlib.import_module(s)

@@ -86,7 +86,7 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
                      prompts:list|None=None, # zero-shot prompt templates
                      init:str="zeroshot", # "zeroshot": prompt head; "lp": a linear probe on frozen backbone features
                      C:float|None=None, # the probe's inverse L2 regularisation (init="lp"; None: chosen on validation)
-                     probe_file:str|Path|None=None, # init="lp": the fitted probe's file, loaded if it exists, else written
+                     probe_file:str|Path|None=None, # init="lp": fitted probe's file, loaded if it exists, else written
                     )->tuple:
     ("`(classifier, initial)`: the model to fine-tune and the name of its starting point "
      "('zeroshot', 'lp' or 'initial').")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results, append_metrics
+from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
+                         append_metrics)
 from .api import (fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS, PROBE_FILE,
                         start_dir)
 from .models import load_model
@@ -32,17 +33,22 @@ TEXT_PERTURBATION_NAMES = ["synonym", "swap", "typo", "dropout", "oov"]
 VADER_DOMAINS = ("movie", "tweets", "amazon", "nyt")
 
 BENCHMARKS = {
-    "vader": dict(model="minilm", pretrained=None, data="vader", id_domain="movie", init="zeroshot", prompts=["this is a {} review."],
-                  lr=3e-5, bs=32, epochs=1, max_items=None, size=None, perturbations=TEXT_PERTURBATION_NAMES,
+    "vader": dict(model="minilm", pretrained=None, data="vader", id_domain="movie", init="zeroshot",
+                  prompts=["this is a {} review."], lr=3e-5, bs=32, epochs=1, max_items=None, size=None,
+                  perturbations=TEXT_PERTURBATION_NAMES,
                   doc="MiniLM; VADER sentences of one domain (ID, movie reviews by default) → the other three (OOD)"),
-    "fmnist-c": dict(model="effnet-minilm", pretrained=None, data="fmnist-c", id_domain=None, init="lp", prompts=["a photo of a {}."],
-                     lr=3e-4, bs=64, epochs=4, max_items=None, size=64, perturbations=VISION_PERTURBATIONS,
-                     doc="EfficientNet-Lite0 (linear-probe start); clean Fashion-MNIST (ID) → its 15 ImageNet-C corruptions (OOD)"),
+    "fmnist-c": dict(model="effnet-minilm", pretrained=None, data="fmnist-c", id_domain=None, init="lp",
+                     prompts=["a photo of a {}."], lr=3e-4, bs=64, epochs=4, max_items=None, size=64,
+                     perturbations=VISION_PERTURBATIONS,
+                     doc="EfficientNet-Lite0 (linear-probe start); clean Fashion-MNIST (ID) → "
+                         "its 15 ImageNet-C corruptions (OOD)"),
     "camelyon17": dict(model="ViT-B-32", pretrained="openai", data="camelyon17", id_domain=None, init="zeroshot",
                        prompts=["a histopathology image of {}."], lr=1e-5, bs=32, epochs=1, max_items=None, size=224,
-                       perturbations=VISION_PERTURBATIONS + ["stain"], doc="CLIP ViT-B/32; WILDS Camelyon17, hospitals 1–3 (ID) → hospitals 4, 5 (OOD)"),
-    "iwildcam": dict(model="ViT-B-32", pretrained="openai", data="iwildcam", id_domain=None, init="zeroshot", prompts=["a photo of a {}."],
-                     lr=1e-5, bs=32, epochs=1, max_items=None, size=224, perturbations=VISION_PERTURBATIONS,
+                       perturbations=VISION_PERTURBATIONS + ["stain"],
+                       doc="CLIP ViT-B/32; WILDS Camelyon17, hospitals 1–3 (ID) → hospitals 4, 5 (OOD)"),
+    "iwildcam": dict(model="ViT-B-32", pretrained="openai", data="iwildcam", id_domain=None, init="zeroshot",
+                     prompts=["a photo of a {}."], lr=1e-5, bs=32, epochs=1, max_items=None, size=224,
+                     perturbations=VISION_PERTURBATIONS,
                      doc="CLIP ViT-B/32; WILDS iWildCam, seen → unseen camera traps"),
 }
 
@@ -53,11 +59,13 @@ def benchmark(name:str, # a key of `BENCHMARKS`
     return dict(BENCHMARKS[name])
 
 # %% ../nbs/11_experiments.ipynb #a70b2ed4
-MAIN_METHODS = ("ft", "lp", "lpft", "wise", "lora", "sdft", "lipsum", "carft", "flyp", "grace", "digrap", "rtd")   # the main tables' methods
+# the main tables' methods
+MAIN_METHODS = ("ft", "lp", "lpft", "wise", "lora", "sdft", "lipsum", "carft", "flyp", "grace", "digrap", "rtd")
 def parse_methods(method:str|list, # "rtd", "ft,rtd,lipsum", ["ft", "rtd"] or "all"
                  )->list:
     "The list of method names `method` stands for, each checked against the registry."
-    names = list(MAIN_METHODS) if method == "all" else [m.strip() for m in method.split(",")] if isinstance(method, str) else list(method)
+    names = (list(MAIN_METHODS) if method == "all" else
+             [m.strip() for m in method.split(",")] if isinstance(method, str) else list(method))
     names = [m for m in names if m]
     if not names: raise BadInputError("method is empty: give a method name, a comma-separated list or 'all'")
     for m in names:
@@ -86,10 +94,12 @@ def method_kwargs(method:str, # a registered method
                   seed:int=0, # seeds the perturbations
                   hparams:dict|None=None, # {method: {name: value}} overrides for any method
                  )->dict:
-    "The keyword arguments `fine_tune` passes to `method`: only what differs from the method's defaults (`method_hparams`)."
+    ("The keyword arguments `fine_tune` passes to `method`: "
+     "only what differs from the method's defaults (`method_hparams`).")
     hp = dict((hparams or {}).get(method, {}))
     if method == "rtd":
-        for k, v, check in (("lam_kd", lam_kd, check_nonneg), ("lam_ar", lam_ar, check_nonneg), ("T", T, check_positive)):
+        for k, v, check in (("lam_kd", lam_kd, check_nonneg), ("lam_ar", lam_ar, check_nonneg),
+                            ("T", T, check_positive)):
             if v is not None: hp.setdefault(k, check(k, v))
         if isinstance(layers, str): layers = [l.strip() for l in layers.split(",") if l.strip()]
         if layers: hp.setdefault("layers", list(layers))
@@ -123,19 +133,23 @@ def write_extras(res:Result, # a fresh `fine_tune` result (with `preds`, `data`,
     if bad: raise BadInputError(f"unknown extras {sorted(bad)}; choose from {EXTRAS}")
     if res.model is None or res.data is None: return out            # a finished run loaded from disk: nothing to add
     if "reliability" in extras and not (d/"reliability.csv").exists() and res.preds:
-        reliability_frame({("zeroshot" if k == "initial" else k): v for k, v in res.preds.items() if v}).to_csv(d/"reliability.csv", index=False)
+        reliability_frame({("zeroshot" if k == "initial" else k): v for k, v in res.preds.items() if v}).to_csv(
+            d/"reliability.csv", index=False)
         out.append("reliability.csv")
     if "cka" in extras and not (d/"cka.csv").exists():
         try:
             t = cka_per_layer(zeroshot, res.model, res.data.tests["id_test"], max_items=max_items)
             t.assign(depth=t.depth/max(t.depth.max(), 1)).to_csv(d/"cka.csv", index=False); out.append("cka.csv")
         except (KeyError, ValueError, AttributeError) as e:
-            warnings.warn(f"{d.name}: no CKA ({type(e).__name__}: {e}); the fine-tuned model's blocks differ from the zero-shot model's")
+            warnings.warn(f"{d.name}: no CKA ({type(e).__name__}: {e}); "
+                          f"the fine-tuned model's blocks differ from the zero-shot model's")
     if "tsne" in extras and not (d/"tsne.csv").exists():
         n = max(8, max_items // max(len(res.data.tests), 1))
-        frames = [tsne_frame(m, res.data.tests, res.data.classnames, max_items=n, seed=seed, perplexity=min(30., n*len(res.data.tests)/4)).assign(model=k)
+        frames = [tsne_frame(m, res.data.tests, res.data.classnames, max_items=n, seed=seed,
+                             perplexity=min(30., n*len(res.data.tests)/4)).assign(model=k)
                   for k, m in (("zeroshot", zeroshot), ("final", res.model))]
-        pd.concat(frames, ignore_index=True)[["model", "split", "domain", "label", "x", "y"]].to_csv(d/"tsne.csv", index=False)
+        pd.concat(frames, ignore_index=True)[["model", "split", "domain", "label", "x", "y"]].to_csv(
+            d/"tsne.csv", index=False)
         out.append("tsne.csv")
     return out
 
@@ -178,7 +192,8 @@ def summary_row(res:Result, # a `fine_tune` result
                    if d.get("model") == "train" and d.get("split") == "summary"), {})
     return dict(method=res.config.get("method"), id_acc=f.get("id_test/acc"), ood_acc=f.get("ood/acc_mean"),
                 delta_rob=f.get("delta_rob"), worst_group=f.get("worst_group/acc"), id_ece=f.get("id_test/ece"),
-                ood_ece=f.get("ood/ece_mean"), step_s=tr.get("step_s"), run=Path(res.run_dir).name if res.run_dir else None)
+                ood_ece=f.get("ood/ece_mean"), step_s=tr.get("step_s"),
+                run=Path(res.run_dir).name if res.run_dir else None)
 
 def _default(v, d): return d if isinstance(v, str) and v == "default" else v
 
@@ -186,9 +201,9 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                    method:str|list="rtd", # one method, a comma-separated list, a list, or "all"
                    model:str|None=None, # override the benchmark's model (a `load_model` name)
                    pretrained:str|None="default", # open_clip tag or checkpoint path ("default": the benchmark's)
-                   lam_kd:float|None=None, lam_ar:float|None=None, T:float|None=None, # RTD's weights and temperature (None: its defaults)
+                   lam_kd:float|None=None, lam_ar:float|None=None, T:float|None=None, # RTD's λs and T (None: defaults)
                    layers:list|str|None=None, # RTD's AR layers (None: evenly spaced blocks)
-                   perturbations:list|str|None="default", # RTD's perturbations ("default": the benchmark's; None: input noise)
+                   perturbations:list|str|None="default", # used by RTD ("default": the benchmark's; None: input noise)
                    lr:float|None=None, # peak learning rate (None: the benchmark's)
                    wd:float=0.1, # AdamW weight decay
                    bs:int|None=None, # batch size (None: the benchmark's)
@@ -197,14 +212,14 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                    data_root:str|Path|None=None, # WILDS root
                    out_dir:str|Path="runs", # the runs go to out_dir/<method>-<hash>
                    starts_dir:str|Path|None=None, # cache of the starting models' evaluations (None: out_dir/.starts)
-                   max_items:int|None|str="default", # cap on every split ("default": the benchmark's full size; times `scale`)
+                   max_items:int|None|str="default", # cap per split ("default": benchmark's full size; times `scale`)
                    scale:int=1, # multiplies max_items and epochs
                    size:int|None=None, # image side (None: the benchmark's)
                    id_domain:str|None="default", # the in-distribution domain (VADER; "default": the benchmark's)
                    init:str="default", # the start and frozen teacher: "zeroshot" or "lp" ("default": the benchmark's)
                    hparams:dict|None=None, # {method: {name: value}} overrides
                    extras:tuple|list=EXTRAS, # analysis files per run ("tsne" only for seed 0)
-                   keep_weights:tuple|list=("ft",), # methods whose fine-tuned weights are saved (the WiSE sweep needs ft)
+                   keep_weights:tuple|list=("ft",), # methods whose fine-tuned weights are saved (WiSE sweep needs ft)
                    tags:dict|None=None, # extra labels for config.json (e.g. experiment="ablation", ablation="kd-only")
                    progress:bool=False, # fastai progress bars
                    device=None, # default: CUDA if available
@@ -223,8 +238,9 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
     tags = dict(dict(benchmark=bench, experiment="main", id_domain=id_domain, init=init), **(tags or {}))
     epochs = b["epochs"] if epochs is None else epochs                          # 0 is a value: evaluate the start only
     common = dict(model=model, data=b["data"], epochs=int(epochs * scale), lr=lr or b["lr"], bs=bs or b["bs"],
-                  wd=wd, seed=seed, out_dir=out_dir, starts_dir=starts_dir, prompts=b["prompts"], pretrained=pretrained, size=size or b["size"],
-                  max_items=cap, data_root=data_root, progress=progress, device=device, id_domain=id_domain, init=init)
+                  wd=wd, seed=seed, out_dir=out_dir, starts_dir=starts_dir, prompts=b["prompts"], pretrained=pretrained,
+                  size=size or b["size"], max_items=cap, data_root=data_root, progress=progress, device=device,
+                  id_domain=id_domain, init=init)
     rows, zs = [], None
     for m in methods:
         t0 = time.perf_counter()
@@ -251,11 +267,14 @@ def runs_table(out_dir:str|Path, # a folder of run folders
     if df.empty: raise BadInputError(f"no runs under {out_dir}: run an experiment into it first")
     if runs is not None: df = df[df.run.isin(runs)]
     df = df[~df.split.isin(["summary"]) & (df.model != "train")]
-    return df[["cfg.method", "model", "split", *[m for m in metrics if m in df]]].rename(columns={"cfg.method": "method"}).reset_index(drop=True)
+    return (df[["cfg.method", "model", "split", *[m for m in metrics if m in df]]]
+            .rename(columns={"cfg.method": "method"}).reset_index(drop=True))
 
 # %% ../nbs/11_experiments.ipynb #56f79446
-SEEDED = ("ft", "lpft", "wise", "lora", "lipsum", "flyp", "carft", "rtd")   # 3 seeds in the main tables; the rest 1 seed
-LR_SCALE = {"lora": 10.}   # LoRA trains its adapters at 10× full fine-tuning's rate (Hu et al. 2021: 4e-4–5e-4 vs 1e-5–3e-5)
+# 3 seeds in the main tables; the rest 1 seed
+SEEDED = ("ft", "lpft", "wise", "lora", "lipsum", "flyp", "carft", "rtd")
+# LoRA trains its adapters at 10× full fine-tuning's rate (Hu et al. 2021: 4e-4–5e-4 vs 1e-5–3e-5)
+LR_SCALE = {"lora": 10.}
 SEEDS = (0, 1, 2)
 
 RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dict(kd_frac=0.25),
@@ -283,18 +302,22 @@ def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
          seeds:tuple=SEEDS, # the seeds of the seeded methods
          benchmarks:tuple=("vader", "fmnist-c"), # the offline benchmarks
         )->list:
-    "The run specs of one part of the paper: dicts with `part`, `bench`, `method`, `seed` and `run_experiment` overrides."
+    ("The run specs of one part of the paper: "
+     "dicts with `part`, `bench`, `method`, `seed` and `run_experiment` overrides.")
     S = lambda **kw: dict(kw, kw=kw.pop("kw", {}))
     if part == "shifts":
         out = [S(part=part, bench="vader", method="ft", seed=seeds[0], kw=dict(id_domain=d, init=i, extras=()))
                for d in VADER_DOMAINS for i in ("zeroshot", "lp")]
-        return out + [S(part=part, bench="fmnist-c", method="ft", seed=seeds[0], kw=dict(init=i, extras=())) for i in ("zeroshot", "lp")]
+        return out + [S(part=part, bench="fmnist-c", method="ft", seed=seeds[0], kw=dict(init=i, extras=()))
+                      for i in ("zeroshot", "lp")]
     if part == "main":
-        return [S(part=part, bench=b, method=m, seed=s, kw=dict(keep_weights=("ft", "lipsum", "rtd", "carft", "flyp", "lora", "lpft"),
-                                                                **_lr(b, m)))
-                for b in benchmarks for s in seeds for m in _methods_for(b, MAIN_METHODS) if m in SEEDED or s == seeds[0]]
+        return [S(part=part, bench=b, method=m, seed=s,
+                  kw=dict(keep_weights=("ft", "lipsum", "rtd", "carft", "flyp", "lora", "lpft"), **_lr(b, m)))
+                for b in benchmarks for s in seeds for m in _methods_for(b, MAIN_METHODS)
+                if m in SEEDED or s == seeds[0]]
     if part == "frontier":
-        return [S(part=part, bench=b, method="rtd", seed=seeds[0], kw=dict(hparams={"rtd": hp}, extras=(), tags=dict(variant=v)))
+        return [S(part=part, bench=b, method="rtd", seed=seeds[0],
+                  kw=dict(hparams={"rtd": hp}, extras=(), tags=dict(variant=v)))
                 for b in benchmarks for v, hp in RTD_VARIANTS.items()]
     if part == "sweeps":
         return [S(part=part, bench=b, method=m, seed=seeds[0], kw={}) for b in benchmarks
@@ -303,7 +326,8 @@ def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
     raise BadInputError(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
 
 # %% ../nbs/11_experiments.ipynb #c6675eaf
-REL_COST = dict(ft=1., lp=.5, lpft=1.05, wise=.25, lora=.8, sdft=1.3, lipsum=1.6, carft=1.3, flyp=1.7, grace=2.6, digrap=1.7, rtd=2.7)
+REL_COST = dict(ft=1., lp=.5, lpft=1.05, wise=.25, lora=.8, sdft=1.3, lipsum=1.6, carft=1.3, flyp=1.7, grace=2.6,
+                digrap=1.7, rtd=2.7)
 BASE_SECONDS = {"vader": 240., "fmnist-c": 90.}                            # one FT run, before anything is measured
 
 def spec_cost(spec:dict)->float:
@@ -332,17 +356,21 @@ def run_spec(spec:dict, # one entry of `plan(part)`
             )->pd.DataFrame:
     "Run (or load) one spec of the plan; returns its summary row(s)."
     kw = dict(spec["kw"])
-    tags = dict(experiment={"ablations": "ablation", "sweeps": "wise-sweep"}.get(spec["part"], spec["part"]), **kw.pop("tags", {}))
+    tags = dict(experiment={"ablations": "ablation", "sweeps": "wise-sweep"}.get(spec["part"], spec["part"]),
+                **kw.pop("tags", {}))
     if spec["part"] == "sweeps":
         base = find_run(Path(out_dir)/"main"/spec["bench"], spec["method"], spec["seed"], **overrides)
-        t = wise_sweep_run(base, spec_dir(spec, out_dir), alphas=SWEEP_ALPHAS, tags=dict(method=spec["method"]), device=device)
+        t = wise_sweep_run(base, spec_dir(spec, out_dir), alphas=SWEEP_ALPHAS, tags=dict(method=spec["method"]),
+                           device=device)
         return t.assign(method=spec["method"])
-    if spec["method"] == "wise" and spec["part"] == "main":                      # FT's run, merged: no training of its own
+    # FT's run, merged: no training of its own
+    if spec["method"] == "wise" and spec["part"] == "main":
         d = spec_dir(spec, out_dir)
         ft = find_run(d, "ft", spec["seed"], **overrides)
         return experiment_summary(wise_run(ft, d, device=device)).assign(method="wise")
-    return run_experiment(spec["bench"], spec["method"], seed=spec["seed"], out_dir=spec_dir(spec, out_dir), tags=tags, device=device,
-                          starts_dir=Path(out_dir)/".starts", **{**kw, **overrides})   # a start is evaluated once for every part
+    # a start is evaluated once for every part
+    return run_experiment(spec["bench"], spec["method"], seed=spec["seed"], out_dir=spec_dir(spec, out_dir), tags=tags,
+                          device=device, starts_dir=Path(out_dir)/".starts", **{**kw, **overrides})
 
 def find_run(folder:str|Path, # a benchmark's results folder
              method:str, seed:int, # the run's method and seed
@@ -374,11 +402,14 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
         t0 = time.perf_counter()
         out = run_spec(s, out_dir, device, **overrides)
         dt = time.perf_counter() - t0
-        if dt > 15 and s["part"] != "sweeps": base[s["bench"]] = 0.5 * base[s["bench"]] + 0.5 * dt / spec_cost(s) if s["bench"] in base else dt / spec_cost(s)
+        if dt > 15 and s["part"] != "sweeps":
+            base[s["bench"]] = (0.5 * base[s["bench"]] + 0.5 * dt / spec_cost(s) if s["bench"] in base
+                                else dt / spec_cost(s))
         rows.append(out.assign(part=s["part"], bench=s["bench"], seed=s["seed"], run_seconds=round(dt, 1)))
         tag = (s["kw"].get("tags") or {}).get("variant") or s["kw"].get("id_domain") or ""
         log(f"[{i+1}/{len(specs)} {s['part']}] {s['bench']} {s['method']} {tag} seed {s['seed']}: {_fmt_s(dt)}"
-            f"{' (loaded)' if dt <= 15 else ''}; elapsed {_fmt_s(time.perf_counter() - t00)}, about {_fmt_s(left(i + 1))} left")
+            f"{' (loaded)' if dt <= 15 else ''}; elapsed {_fmt_s(time.perf_counter() - t00)}, "
+            f"about {_fmt_s(left(i + 1))} left")
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 # %% ../nbs/11_experiments.ipynb #bf4efecb
@@ -392,12 +423,14 @@ def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, 
     "Run (or list) the parts of the paper's plan: one row per run, finished runs loaded."
     parts = [p.strip() for p in str(part).split(",") if p.strip()]
     bad = [p for p in parts if p not in PARTS]
-    if bad or not parts: raise BadInputError(f"unknown part {', '.join(bad) or repr(part)}; choose from {', '.join(PARTS)}")
+    if bad or not parts: raise BadInputError(f"unknown part {', '.join(bad) or repr(part)}; "
+                                             f"choose from {', '.join(PARTS)}")
     sd, bs = tuple(int(s) for s in str(seeds).split(",")), tuple(b.strip() for b in str(benchmarks).split(","))
     for b in bs: benchmark(b)
     if dry_run:
-        rows = [dict(part=s["part"], bench=s["bench"], method=s["method"], seed=s["seed"], folder=str(spec_dir(s, out_dir)),
-                     est_s=round(spec_cost(s) * BASE_SECONDS.get(s["bench"], 120.)), **{k: v for k, v in s["kw"].items() if k != "keep_weights"})
+        rows = [dict(part=s["part"], bench=s["bench"], method=s["method"], seed=s["seed"],
+                     folder=str(spec_dir(s, out_dir)), est_s=round(spec_cost(s) * BASE_SECONDS.get(s["bench"], 120.)),
+                     **{k: v for k, v in s["kw"].items() if k != "keep_weights"})
                 for p in parts for s in plan(p, sd, bs)]
         return pd.DataFrame(rows)
     return run_plan(parts, out_dir, seeds=sd, benchmarks=bs, **({} if max_items is None else dict(max_items=max_items)))
@@ -407,10 +440,12 @@ def run_data(cfg:dict, # a run's config.json
              model, # its encoder (gives the tokenizer / image size)
              device=None):
     "The `ShiftData` a `fine_tune` run used, rebuilt from its config (same seed → same split)."
-    return load_data(cfg["data"], model, None, text_col=cfg.get("text_col"), image_col=cfg.get("image_col"), label_col=cfg.get("label_col", "label"),
-                     domain_col=cfg.get("domain_col"), id_domain=cfg.get("id_domain"), classnames=cfg.get("classnames"), bs=cfg["bs"],
-                     max_items=cfg.get("max_items"), seed=cfg["seed"], fracs=tuple(cfg.get("fracs", (0.7, 0.1, 0.2))), size=cfg.get("size"),
-                     max_len=cfg.get("max_len", 64), data_root=cfg.get("data_root"), device=device)
+    return load_data(cfg["data"], model, None, text_col=cfg.get("text_col"), image_col=cfg.get("image_col"),
+                     label_col=cfg.get("label_col", "label"), domain_col=cfg.get("domain_col"),
+                     id_domain=cfg.get("id_domain"), classnames=cfg.get("classnames"), bs=cfg["bs"],
+                     max_items=cfg.get("max_items"), seed=cfg["seed"], fracs=tuple(cfg.get("fracs", (0.7, 0.1, 0.2))),
+                     size=cfg.get("size"), max_len=cfg.get("max_len", 64), data_root=cfg.get("data_root"),
+                     device=device)
 
 def wise_sweep_run(run_dir:str|Path, # a finished `fine_tune` run with saved weights (e.g. the `ft` run)
                    out_dir:str|Path, # the sweep goes to out_dir/wise-sweep-<hash>
@@ -420,7 +455,8 @@ def wise_sweep_run(run_dir:str|Path, # a finished `fine_tune` run with saved wei
     "Evaluate the WiSE-FT merge of a run with its zero-shot model at every α (resumable); one row per α."
     run_dir = Path(run_dir)
     if not (run_dir/WEIGHTS).exists():
-        raise BadInputError(f"{run_dir} holds no weights ({WEIGHTS}): run the ft experiment with keep_weights=('ft',) first")
+        raise BadInputError(f"{run_dir} holds no weights ({WEIGHTS}): "
+                            f"run the ft experiment with keep_weights=('ft',) first")
     alphas = [round(float(a), 4) for a in (np.linspace(0, 1, 11) if alphas is None else alphas)]
     for a in alphas:
         if not 0 <= a <= 1: raise BadInputError(f"alpha must be in [0, 1], got {a}")
@@ -446,7 +482,8 @@ def wise_sweep_run(run_dir:str|Path, # a finished `fine_tune` run with saved wei
     df = pd.DataFrame([json.loads(l) for l in (sweep/"metrics.jsonl").read_text().splitlines() if l.strip()])
     s = df[df.split == "summary"].set_index("alpha")
     i = df[df.split == "id_test"].set_index("alpha")
-    return pd.DataFrame({"id_acc": i["acc"], "ood_acc": s["ood/acc_mean"]}).loc[alphas].rename_axis("alpha").reset_index()
+    return (pd.DataFrame({"id_acc": i["acc"], "ood_acc": s["ood/acc_mean"]}).loc[alphas]
+            .rename_axis("alpha").reset_index())
 
 # %% ../nbs/11_experiments.ipynb #3dbccfc2
 def wise_run(ft_run:str|Path, # a finished FT run with weights
@@ -456,7 +493,8 @@ def wise_run(ft_run:str|Path, # a finished FT run with weights
     "Write the WiSE-FT run derived from `ft_run`: its merge with the start at `alpha`, evaluated like a trained run."
     from rtd_nb.evaluate import save_preds
     ft_run = Path(ft_run); base = json.loads((ft_run/"config.json").read_text()); base.pop("versions", None)
-    if base.get("method") != "ft": raise BadInputError(f"{ft_run} is a {base.get('method')!r} run: WiSE-FT derives from an FT run")
+    if base.get("method") != "ft": raise BadInputError(f"{ft_run} is a {base.get('method')!r} run: "
+                                                       f"WiSE-FT derives from an FT run")
     alpha = float(alpha)
     if not 0 <= alpha <= 1: raise BadInputError(f"alpha must be in [0, 1], got {alpha}")
     cfg = dict(base, method="wise", hparams=dict(alpha=alpha), derived_from=ft_run.name)
@@ -495,8 +533,8 @@ def run_notebook(nb:str|Path, # the experiment notebook
     import papermill as pm
     nb, out_nb = Path(nb), Path(out_nb)
     out_nb.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(nb.parent), progress_bar=progress, log_output=False,
-                        kernel_name="python3")
+    pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(nb.parent), progress_bar=progress,
+                        log_output=False, kernel_name="python3")
     return out_nb
 
 # %% ../nbs/11_experiments.ipynb #a70bacb4
@@ -512,7 +550,8 @@ def ablation_cells(bench:str="vader", # a key of `BENCHMARKS`
     "The ablation design: one dict per cell, `ablation` (its name), `method` and `hparams`."
     which = [w.strip() for w in which.split(",")] if isinstance(which, str) else list(which)
     known = {"ft", "grid", "ar-only", "perturbations", "layers", "lipsum"}
-    if set(which) - known: raise BadInputError(f"unknown ablation groups {sorted(set(which) - known)}; choose from {sorted(known)}")
+    if set(which) - known: raise BadInputError(f"unknown ablation groups {sorted(set(which) - known)}; "
+                                               f"choose from {sorted(known)}")
     g, cells = ABLATION_GRID, []
     if "ft" in which: cells.append(dict(ablation="ft", method="ft", hparams={}))
     if "grid" in which:
@@ -520,7 +559,8 @@ def ablation_cells(bench:str="vader", # a key of `BENCHMARKS`
                   for T in g["T"] for k in g["lam_kd"] for a in g["lam_ar"]]
     if "ar-only" in which: cells.append(dict(ablation="ar-only", method="rtd", hparams=dict(lam_kd=0.)))
     if "perturbations" in which:
-        cells += [dict(ablation=f"perturb={p}", method="rtd", hparams={}, perturbations=p) for p in benchmark(bench)["perturbations"]]
+        cells += [dict(ablation=f"perturb={p}", method="rtd", hparams={}, perturbations=p)
+                  for p in benchmark(bench)["perturbations"]]
     if "layers" in which and bench == "vader":
         cells += [dict(ablation=f"layers={k}", method="rtd", hparams=dict(layers=v)) for k, v in AR_LAYERS.items()]
     if "lipsum" in which and bench == "vader":
@@ -539,19 +579,23 @@ def ablation_plan(seed:int=0, # the ablations' seed
 # %% ../nbs/11_experiments.ipynb #667a77db
 def experiment_summary(root:str|Path, # a folder of run folders (searched recursively)
                       )->pd.DataFrame:
-    "One row per finished run: method, seed, ablation cell, RTD's knobs, ID/OOD accuracy, Δ_rob, worst group, ECE, step time."
+    ("One row per finished run: method, seed, ablation cell, RTD's knobs, ID/OOD accuracy, Δ_rob, worst group, ECE, "
+     "step time.")
     df = read_results(root)
     if df.empty or "model" not in df: raise BadInputError(f"no runs under {root}: run an experiment into it first")
     fin, rows = df[df.model == "final"], []
     for run, g in fin.groupby("run", sort=False):
         c = g.iloc[0]
-        tags, hp = c.get("cfg.tags") if isinstance(c.get("cfg.tags"), dict) else {}, c.get("cfg.hparams") if isinstance(c.get("cfg.hparams"), dict) else {}
+        tags, hp = (c.get("cfg.tags") if isinstance(c.get("cfg.tags"), dict) else {},
+                    c.get("cfg.hparams") if isinstance(c.get("cfg.hparams"), dict) else {})
         i, s = g[g.split == "id_test"], g[g.split == "summary"]
         tr = df[(df.run == run) & (df.model == "train") & (df.split == "summary")]
         if i.empty or s.empty: continue
-        rows.append(dict(run=run, benchmark=tags.get("benchmark", c.get("cfg.data_name")), method=c["cfg.method"], seed=c["cfg.seed"],
-                         ablation=tags.get("ablation"), T=hp.get("T"), lam_kd=hp.get("lam_kd"), lam_ar=hp.get("lam_ar"),
-                         perturbations=tags.get("perturbations"), id_acc=i["acc"].iloc[0], ood_acc=s["ood/acc_mean"].iloc[0],
-                         delta_rob=s["delta_rob"].iloc[0], worst_group=s["worst_group/acc"].iloc[0], id_ece=i["ece"].iloc[0],
-                         ood_ece=s["ood/ece_mean"].iloc[0], step_s=tr["step_s"].iloc[0] if len(tr) and "step_s" in tr else None))
+        rows.append(dict(run=run, benchmark=tags.get("benchmark", c.get("cfg.data_name")), method=c["cfg.method"],
+                         seed=c["cfg.seed"], ablation=tags.get("ablation"), T=hp.get("T"), lam_kd=hp.get("lam_kd"),
+                         lam_ar=hp.get("lam_ar"), perturbations=tags.get("perturbations"), id_acc=i["acc"].iloc[0],
+                         ood_acc=s["ood/acc_mean"].iloc[0], delta_rob=s["delta_rob"].iloc[0],
+                         worst_group=s["worst_group/acc"].iloc[0], id_ece=i["ece"].iloc[0],
+                         ood_ece=s["ood/ece_mean"].iloc[0],
+                         step_s=tr["step_s"].iloc[0] if len(tr) and "step_s" in tr else None))
     return pd.DataFrame(rows)

@@ -309,7 +309,8 @@ def test_snapshot_rebuilds_identical_tables(built, tmp_path):
     assert "main/vader/ft-s1/preds.npz" in files and "bench/overhead.json" in files and "main/vader/shift.csv" in files
     assert not [f for f in files if f.endswith((".safetensors", ".pt")) or "/." in f]
     assert tool.main(["--results", str(R), "--out", str(tmp_path/"measured")]) == 1    # never over a snapshot silently
-    assert build.main(["--results", str(tmp_path/"measured"), "--out", str(tmp_path/"out"), "--strict"]) == 0
+    assert build.main(["--results", str(tmp_path/"measured"), "--out", str(tmp_path/"out"), "--strict",
+                       "--only", "tables"]) == 0                                           # what it compares
     for t in TABLES + ["_variables.yml"]: assert (tmp_path/"out"/t).read_text() == (out/t).read_text(), t
 
 def test_expand_shortcodes(tmp_path):
@@ -409,7 +410,8 @@ def test_measured_snapshot_rebuilds_the_committed_tables(tmp_path):
     runs = list((MEASURED/"results").glob("**/config.json"))
     assert runs, "papers/measured/results holds no runs"
     assert not list((MEASURED/"results").glob("**/*.safetensors"))                      # no weights in the repository
-    assert build.main(["--results", str(MEASURED/"results"), "--out", str(tmp_path/"out")]) == 0
+    assert build.main(["--results", str(MEASURED/"results"), "--out", str(tmp_path/"out"), "--only", "tables"]) == 0
+    assert not (tmp_path/"out"/"figures").exists()                                        # --only: tables alone
     committed = sorted((MEASURED/"tables").glob("*.md")) + [MEASURED/"_variables.yml"]
     assert len(committed) > 1
     for t in committed:
