@@ -369,8 +369,9 @@ def mahalanobis(z:Tensor, # (N, D) points
                 precision:Tensor, # (D, D) inverse covariance
                )->Tensor:
     "Mahalanobis distance of every point to every centre, (N, C)."
-    d = z[:, None, :] - means[None]
-    return torch.einsum("ncd,de,nce->nc", d, precision, d).clamp_min(0).sqrt()
+    zP, mP = z @ precision, means @ precision          # (z−μ)ᵀP(z−μ) expanded: N·D² operations instead of N·C·D²
+    d2 = (zP * z).sum(-1, keepdim=True) - 2 * zP @ means.T + (mP * means).sum(-1)[None]
+    return d2.clamp_min(0).sqrt()
 
 class ClassGaussians:
     "Class-conditional Gaussians with one shared, shrunk covariance, fitted to embeddings."
@@ -395,8 +396,11 @@ class ClassGaussians:
             if not 0 <= s <= 1:
                 raise ValueError(f"shrinkage must be 'ledoit_wolf' or a number in [0, 1], got {shrinkage!r}")
             est = ShrunkCovariance(shrinkage=s, assume_centered=True)
-        est.fit(Xc)
-        return cls(torch.from_numpy(means), torch.from_numpy(est.precision_), classes)
+        est.set_params(store_precision=False).fit(Xc)
+        cov = torch.from_numpy(est.covariance_)
+        try: precision = torch.cholesky_inverse(torch.linalg.cholesky(cov))   # shrunk: positive definite
+        except RuntimeError: precision = torch.linalg.pinv(cov, hermitian=True)   # singular (no shrinkage, N < D)
+        return cls(torch.from_numpy(means), precision, classes)
 
     def distance(self, z:Tensor, # (N, D) embeddings
                 )->Tensor:

@@ -185,7 +185,8 @@ def check_data(bench:str, # a key of `BENCHMARKS`
 def summary_row(res:Result, # a `fine_tune` result
                )->dict:
     "One line of the experiment's summary: method, ID/OOD accuracy, Δ_rob, worst group, ECE, step time, run folder."
-    f = res.metrics.get("final") or res.metrics.get("zeroshot") or res.metrics.get("initial") or {}
+    # the fine-tuned model, or (epochs=0) the start: 'zeroshot', 'lp' or 'initial'
+    f = res.metrics.get("final") or res.metrics.get(res.config.get("initial", "zeroshot")) or {}
     tr = res.metrics.get("train", {})
     if not tr and res.run_dir is not None and (Path(res.run_dir)/"metrics.jsonl").exists():
         tr = next((d for d in map(json.loads, (Path(res.run_dir)/"metrics.jsonl").read_text().splitlines())
