@@ -110,7 +110,7 @@ def method_kwargs(method:str, # a registered method
     return hp
 
 # %% ../nbs/11_experiments.ipynb #2b0e0cc6
-EXTRAS = ("reliability", "cka", "tsne")
+EXTRAS = ("reliability", "cka", "tsne", "shift")   # per run, then the benchmark's shift.csv (once per folder)
 
 def reliability_frame(preds:dict, # {model: {split: `Preds`}} (e.g. `Result.preds`)
                       n_bins:int=15, # bins, as the ECE
@@ -219,7 +219,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                    id_domain:str|None="default", # the in-distribution domain (VADER; "default": the benchmark's)
                    init:str="default", # the start and frozen teacher: "zeroshot" or "lp" ("default": the benchmark's)
                    hparams:dict|None=None, # {method: {name: value}} overrides
-                   extras:tuple|list=EXTRAS, # analysis files per run ("tsne" only for seed 0)
+                   extras:tuple|list=EXTRAS, # analysis files ("tsne": seed 0 only; "shift": the benchmark's)
                    keep_weights:tuple|list=("ft",), # methods whose fine-tuned weights are saved (WiSE sweep needs ft)
                    tags:dict|None=None, # extra labels for config.json (e.g. experiment="ablation", ablation="kd-only")
                    progress:bool=False, # fastai progress bars
@@ -247,14 +247,16 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
         t0 = time.perf_counter()
         tg = dict(tags, perturbations=perturbations) if m == "rtd" else tags
         res = fine_tune(method=m, save_weights=m in keep_weights, tags=tg, **common, **kws[m])
-        if res.data is not None and (extras or not (Path(out_dir)/"shift.csv").exists()):
+        per_run = tuple(e for e in extras if e != "shift" and (e != "tsne" or seed == 0))
+        shift = "shift" in extras and not (Path(out_dir)/"shift.csv").exists()
+        if res.data is not None and (per_run or shift):
             if zs is None:
                 seed_everything(seed)
                 probe = start_dir(res.config, starts_dir or Path(out_dir)/".starts")/PROBE_FILE   # the run's own probe
                 zs = build_classifier(load_model(model, pretrained, device), res.data, b["prompts"], init,
                                       probe_file=probe)[0].eval()
-            write_extras(res, zs, tuple(e for e in extras if e != "tsne" or seed == 0), seed=seed)
-            write_shift(out_dir, zs, res.data)
+            write_extras(res, zs, per_run, seed=seed)
+            if shift: write_shift(out_dir, zs, res.data)
         rows.append(dict(summary_row(res), seconds=round(time.perf_counter() - t0, 1)))
     return pd.DataFrame(rows)
 
