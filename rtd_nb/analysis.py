@@ -74,14 +74,19 @@ def layer_features(learn_or_model:Learner|nn.Module, # the model to probe
 
 # %% ../nbs/09_analysis.ipynb #34c19b1c
 def cka_per_layer(teacher:nn.Module, # the pretrained model
-                  student:Learner|nn.Module, # the fine-tuned model with the same layer names
+                  student:Learner|nn.Module, # the fine-tuned model with the same layer names (or it with LoRA adapters)
                   dl, # a loader of inputs both models take
-                  layers:list|None=None, # module paths (default: the blocks of the student)
+                  layers:list|None=None, # module paths (default: the blocks of the teacher)
                   max_items:int|None=512, # inputs used
                  )->pd.DataFrame:
     "Linear CKA between the teacher's and the student's outputs at each layer: columns layer, depth, cka."
-    fs = layer_features(model_of(student), dl, layers, max_items)
-    return _cka_frame(layer_features(teacher, dl, list(fs), max_items), fs)
+    ft = layer_features(teacher, dl, layers, max_items)
+    return _cka_frame(ft, layer_features(_unwrapped(student), dl, list(ft), max_items))
+
+def _unwrapped(student)->nn.Module:
+    "The student's own modules, under the teacher's names (`peft`'s LoRA adapters live inside its base model)."
+    s = model_of(student)
+    return s.get_base_model() if hasattr(s, "get_base_model") else s
 
 def _cka_frame(ft:dict, fs:dict)->pd.DataFrame:
     return pd.DataFrame([dict(layer=l, depth=i, cka=linear_cka(ft[l], fs[l])) for i, l in enumerate(fs)])
@@ -97,7 +102,7 @@ def cka_table(teacher:nn.Module, # the pretrained model
     out = []
     for k, dl in loaders.items():
         ft = layer_features(teacher, dl, layers, max_items)
-        out += [_cka_frame(ft, layer_features(model_of(s), dl, list(ft), max_items)).assign(model=m, split=k)
+        out += [_cka_frame(ft, layer_features(_unwrapped(s), dl, list(ft), max_items)).assign(model=m, split=k)
                 for m, s in students.items()]
     return pd.concat(out, ignore_index=True)
 

@@ -39,9 +39,9 @@ def test_train_eval_end_to_end(csvs):
     run_dir = next((csvs/"runs").glob("rtd-*"))
     cfg = json.loads((run_dir/"config.json").read_text())
     assert cfg["hparams"]["lam_kd"] == 0.5 and cfg["hparams"]["lam_ar"] == 0 and cfg["text_col"] == "text"
-    r = cli("eval", run_dir, "--data", "tweets.csv", cwd=csvs)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "ID: tweets" in r.stdout and "rtd accuracy" in r.stdout
+    with contextlib.chdir(csvs): code, out, err = run("eval", run_dir, "--data", "tweets.csv")   # `main`, here
+    assert code == 0, err[-2000:]
+    assert "ID: tweets" in out and "rtd accuracy" in out
     lines = [json.loads(l) for l in (run_dir/"metrics.jsonl").read_text().splitlines()]
     assert {"final@tweets"} <= {l["model"] for l in lines}
     # bad input through the real process: exit code 1, one line, no traceback

@@ -1,13 +1,15 @@
 """Your own data, safely: one test per problem a new user met with `fine_tune` and the `rtd_nb` command (items 1–10 and
-what was also expected), each on real data (Fashion-MNIST PNG/BMP files, VADER sentences) and through the real console
-script where the user met it there."""
-import configparser, json, os, shlex, shutil, subprocess, sys, time, warnings
+what was also expected), each on real data (Fashion-MNIST PNG/BMP files, VADER sentences) and through the command line
+where the user met it there: the real console script where the process matters (its environment, path, locks, a
+terminal's absence), the console script's `main` in this process otherwise."""
+import configparser, contextlib, io, json, os, shlex, shutil, subprocess, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
 from rtd_nb.data import fashion_mnist, vader_frame, FMNIST_CLASSES
 from rtd_nb.api import fine_tune, Result, BadInputError, WEIGHTS, WEIGHTS_REF, finished
 from rtd_nb.user_data import load_data, data_fingerprint
+from rtd_nb.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RTD_NB = str(Path(sys.executable).parent/"rtd_nb")          # the console script pip installs next to this interpreter
@@ -16,9 +18,19 @@ FAST = dict(epochs=1, lr=1e-3, bs=8, progress=False)       # tiny-clip, one epoc
 
 
 def rtd_nb(*args, cwd=None, env=None, timeout=600):
-    "Run the real `rtd_nb` console script."
+    "Run the real `rtd_nb` console script (a new process: for what depends on the process, its environment or path)."
     return subprocess.run([RTD_NB, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def rtd_nb_here(*args, cwd=None):
+    ("`rtd_nb ARGS` in this process: the console script's own `main`, its stdout, stderr and exit code, without "
+     "importing torch, fastai and the models again (≈ 10 s a process).")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: code = main([str(a) for a in args])
+        except SystemExit as e: code = e.code
+    return subprocess.CompletedProcess(["rtd_nb", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def one_error_line(r, code=1):
@@ -61,8 +73,9 @@ def test_01_relative_image_folder_path(data, tmp_path):
      "and is the same run as its absolute path.")
     shutil.copytree(data/"imgs_ok", tmp_path/"imgs_ok")
     for spelling in ("imgs_ok", "./imgs_ok/", tmp_path/"imgs_ok"):
-        r = rtd_nb("train", "--model", "tiny-clip", "--data", spelling, "--method", "ft", "--epochs", "0", "--bs", "8",
-                   "--out-dir", "runs", "--quiet", cwd=tmp_path)
+        run = rtd_nb if spelling == "imgs_ok" else rtd_nb_here      # the console script once, then its `main`
+        r = run("train", "--model", "tiny-clip", "--data", spelling, "--method", "ft", "--epochs", "0", "--bs", "8",
+                "--out-dir", "runs", "--quiet", cwd=tmp_path)
         assert r.returncode == 0, r.stderr[-2000:]
         assert "cannot be decoded" not in r.stderr and "zeroshot accuracy" in r.stdout
     assert len(runs(tmp_path/"runs")) == 1
@@ -77,7 +90,7 @@ def test_02_weights_promised_are_written(data, tmp_path):
     d = first.run_dir
     assert finished(d) and not (d/WEIGHTS).exists()
     # `rtd_nb eval` on it: not finished for evaluation, and says why and what to do
-    msg = one_error_line(rtd_nb("eval", d, "--data", data/"imgs_ok"))
+    msg = one_error_line(rtd_nb_here("eval", d, "--data", data/"imgs_ok"))
     assert "holds no weights" in msg and "save_weights=False" in msg and "again" in msg
     n = len((d/"metrics.jsonl").read_text().splitlines())
     again = fine_tune("tiny-clip", data/"imgs_ok", "ft", save_weights=True, **kw)
@@ -111,15 +124,15 @@ def test_04_eval_name_used_twice(data, tmp_path):
     "`rtd_nb eval --name X` on other data refuses the used name; the default name is numbered; the output says which."
     res = fine_tune("minilm", data/"reviews.csv", "ft", epochs=0, max_len=32, out_dir=tmp_path, progress=False)
     d = res.run_dir
-    r = rtd_nb("eval", d, "--data", data/"tweets.csv", "--name", "X")
+    r = rtd_nb_here("eval", d, "--data", data/"tweets.csv", "--name", "X")
     assert r.returncode == 0 and "as final@X" in r.stdout, r.stderr[-2000:]
     before = (d/"metrics.jsonl").read_text()
-    msg = one_error_line(rtd_nb("eval", d, "--data", data/"nyt.csv", "--name", "X"))
+    msg = one_error_line(rtd_nb_here("eval", d, "--data", data/"nyt.csv", "--name", "X"))
     assert "already holds an evaluation named 'X'" in msg and "--name" in msg
     # nothing claimed, nothing written
     assert (d/"metrics.jsonl").read_text() == before
-    r = rtd_nb("eval", d, "--data", data/"tweets.csv")
-    r2 = rtd_nb("eval", d, "--data", data/"tweets.csv")
+    r = rtd_nb_here("eval", d, "--data", data/"tweets.csv")
+    r2 = rtd_nb_here("eval", d, "--data", data/"tweets.csv")
     assert "as final@tweets)" in r.stdout and "as final@tweets-2; final@tweets was taken" in r2.stdout, r2.stdout
     models = {json.loads(l)["model"] for l in (d/"metrics.jsonl").read_text().splitlines()}
     assert {"final@X", "final@tweets", "final@tweets-2"} <= models
@@ -204,7 +217,7 @@ def test_07_bad_hyper_parameters_leave_nothing(data, tmp_path, hp, needle):
 def test_07_cli_typos_leave_nothing(data, tmp_path):
     for words, needle in ((["--lam-kd", "nan"], "finite"), (["--kd-on", "clean"], "kd_on must be one of"),
                           (["--layers", "nope"], "not modules of the model")):
-        r = rtd_nb("train", "--model", "tiny-clip", "--data", data/"imgs_ok", "--out-dir", tmp_path, *words)
+        r = rtd_nb_here("train", "--model", "tiny-clip", "--data", data/"imgs_ok", "--out-dir", tmp_path, *words)
         assert needle in one_error_line(r)
     assert runs(tmp_path) == []
 
@@ -227,11 +240,11 @@ def test_08_parquet_dependency_and_no_tracebacks(data, tmp_path):
     res = fine_tune("tiny-clip", data/"imgs_ok", "ft", out_dir=tmp_path/"runs", **FAST)
     w = res.run_dir/WEIGHTS
     w.write_bytes(w.read_bytes()[:5000])
-    msg = one_error_line(rtd_nb("eval", res.run_dir, "--data", data/"imgs_ok"))
+    msg = one_error_line(rtd_nb_here("eval", res.run_dir, "--data", data/"imgs_ok"))
     assert str(w) in msg and "incomplete" in msg and "again" in msg
     m = res.run_dir/"metrics.jsonl"
     m.write_text(m.read_text() + '{"model": "final@x", "split": "x", "ac')
-    msg = one_error_line(rtd_nb("eval", res.run_dir, "--data", data/"imgs_ok"))
+    msg = one_error_line(rtd_nb_here("eval", res.run_dir, "--data", data/"imgs_ok"))
     assert str(m) in msg and "is not valid JSON" in msg and "delete that line" in msg
 
 
@@ -239,8 +252,8 @@ def test_08_parquet_round_trip(data, tmp_path):
     "With pyarrow (a dependency now), a .parquet table trains from the command line."
     pytest.importorskip("pyarrow")
     pd.read_csv(data/"reviews.csv").to_parquet(tmp_path/"reviews.parquet")
-    r = rtd_nb("train", "--model", "minilm", "--data", tmp_path/"reviews.parquet", "--method", "ft", "--epochs", "0",
-               "--max-len", "32", "--out-dir", tmp_path, "--quiet")
+    r = rtd_nb_here("train", "--model", "minilm", "--data", tmp_path/"reviews.parquet", "--method", "ft",
+                    "--epochs", "0", "--max-len", "32", "--out-dir", tmp_path, "--quiet")
     assert r.returncode == 0 and "zeroshot accuracy" in r.stdout, r.stderr[-2000:]
 
 
@@ -338,7 +351,7 @@ def test_cli_exposes_every_fine_tune_option():
     "`rtd_nb train --help` lists every option of fine_tune (its own and load_data's), with the help of its docments."
     import inspect
     from fastcore.docments import docments
-    r = rtd_nb("train", "--help")
+    r = rtd_nb_here("train", "--help")
     assert r.returncode == 0
     params = [n for n, p in inspect.signature(fine_tune).parameters.items() if p.kind != p.VAR_KEYWORD]
     assert {"warmup", "save_weights", "init", "stochastic", "max_steps", "text_col", "fracs", "skip_bad"} <= set(params)
