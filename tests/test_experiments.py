@@ -22,29 +22,18 @@ def _runs(out):
     return sorted(p for p in Path(out).iterdir() if (p/"config.json").exists())
 
 
-@pytest.mark.parametrize("nb,bench", [("20_camelyon.ipynb", "camelyon17"), ("21_iwildcam.ipynb", "iwildcam")])
-def test_wilds_notebook_without_data_fails_in_the_check_cell(nb, bench, tmp_path):
-    out = tmp_path/"out.ipynb"
-    with pytest.raises(pm.PapermillExecutionError) as e:
-        pm.execute_notebook(str(NBS/nb), str(out),
-                            parameters=dict(data_root=str(tmp_path/"empty"), out_dir=str(tmp_path/"runs")),
-                            cwd=str(NBS), progress_bar=False, kernel_name="python3")
-    msg = str(e.value)
-    assert "AssetMissingError" in msg and "not found" in msg and "get_dataset" in msg, msg[-800:]
-    executed = json.loads(out.read_text())
+def _stopped_in_check_cell(executed_nb:Path, runs_dir:Path):
+    "The missing data stopped the notebook in its first cells, before anything was written."
+    executed = json.loads(executed_nb.read_text())
     failed = [i for i, c in enumerate(executed["cells"])
               if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     code = [i for i, c in enumerate(executed["cells"]) if c["cell_type"] == "code"]
     assert failed and code.index(failed[0]) <= 4, "the missing data must stop the notebook in its first cells"
-    assert not (tmp_path/"runs").exists(), "nothing may be written before the data check"
+    assert not runs_dir.exists(), "nothing may be written before the data check"
 
 
-@pytest.mark.parametrize("nb,bench", [("20_camelyon.ipynb", "camelyon17"), ("21_iwildcam.ipynb", "iwildcam")])
-def test_wilds_notebook_runs_on_fixture_root(nb, bench, wroot, tmp_path):
-    out = tmp_path/"runs"
-    pm.execute_notebook(str(NBS/nb), str(tmp_path/"out.ipynb"), cwd=str(NBS), progress_bar=False, kernel_name="python3",
-                        parameters=dict(TINY, data_root=str(wroot), out_dir=str(out), method="ft,rtd", lam_kd=0.5,
-                                        seed=0))
+def _ft_and_rtd_runs(out:Path, bench:str):
+    "An FT and an RTD (λ_KD = 0.5) run of `bench`, each evaluated on every split, with its reliability file."
     runs = _runs(out)
     assert [r.name.split("-")[0] for r in runs] == ["ft", "rtd"]
     for r in runs:
@@ -59,19 +48,40 @@ def test_wilds_notebook_runs_on_fixture_root(nb, bench, wroot, tmp_path):
     assert rtd["hparams"]["lam_kd"] == 0.5 and "Perturb(" in rtd["hparams"]["perturb"]
 
 
+# iWildCam through papermill's Python API here; Camelyon17 through the design card's command line below
+def test_iwildcam_notebook_without_data_fails_in_the_check_cell(tmp_path):
+    out = tmp_path/"out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(NBS/"21_iwildcam.ipynb"), str(out),
+                            parameters=dict(data_root=str(tmp_path/"empty"), out_dir=str(tmp_path/"runs")),
+                            cwd=str(NBS), progress_bar=False, kernel_name="python3")
+    msg = str(e.value)
+    assert "AssetMissingError" in msg and "not found" in msg and "get_dataset" in msg, msg[-800:]
+    _stopped_in_check_cell(out, tmp_path/"runs")
+
+
+def test_iwildcam_notebook_runs_on_fixture_root(wroot, tmp_path):
+    pm.execute_notebook(str(NBS/"21_iwildcam.ipynb"), str(tmp_path/"out.ipynb"), cwd=str(NBS), progress_bar=False,
+                        kernel_name="python3", parameters=dict(TINY, data_root=str(wroot), out_dir=str(tmp_path/"runs"),
+                                                               method="ft,rtd", lam_kd=0.5, seed=0))
+    _ft_and_rtd_runs(tmp_path/"runs", "iwildcam")
+
+
 def test_card_command_runs_on_fixture_and_fails_without_data(wroot, tmp_path):
-    ("The design card's command line, from the repository root: clear failure without data, "
-     "a full run with a fixture root.")
+    ("The design card's command line on Camelyon17, from the repository root: a clear failure in the check cell "
+     "without data, a full run with a fixture root.")
     env = dict(os.environ, RTD_NB_WILDS=str(tmp_path/"nothing-here"))
     exe = Path(sys.executable).with_name("papermill")
     r = subprocess.run([str(exe), "nbs/20_camelyon.ipynb", str(tmp_path/"out.ipynb"), "-p", "lam_kd", "0.5",
                         "-p", "out_dir", str(tmp_path/"a")], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert r.returncode != 0 and "Camelyon17-WILDS not found" in r.stderr + r.stdout
+    msg = r.stderr + r.stdout
+    assert r.returncode != 0 and "Camelyon17-WILDS not found" in msg and "AssetMissingError" in msg, msg[-800:]
+    assert "get_dataset" in msg, msg[-800:]
+    _stopped_in_check_cell(tmp_path/"out.ipynb", tmp_path/"a")
     args = [str(exe), "nbs/20_camelyon.ipynb", str(tmp_path/"out2.ipynb"), "-p", "lam_kd", "0.5",
-            "-p", "out_dir", str(tmp_path/"b")]
+            "-p", "out_dir", str(tmp_path/"b"), "-p", "method", "ft,rtd", "-p", "seed", "0"]
     for k, v in TINY.items(): args += ["-p", k, "None" if v is None else str(v)]
     env["RTD_NB_WILDS"] = str(wroot)       # the root through the environment, as documented
     r = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    (run,) = _runs(tmp_path/"b")
-    assert json.loads((run/"config.json").read_text())["hparams"]["lam_kd"] == 0.5
+    _ft_and_rtd_runs(tmp_path/"b", "camelyon17")
