@@ -503,7 +503,7 @@ def _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretraine
     clf, initial = build_classifier(base, sd, prompts, cfg["init"], probe_file=start_dir(cfg, starts)/PROBE_FILE)
     check_layers(clf, hp.get("layers"), m.name)
     head = getattr(clf, "head", None)
-    cfg.update(classnames=sd.classnames, kind=sd.kind, initial=initial, data_name=sd.name,
+    cfg.update(kind=sd.kind, initial=initial, data_name=sd.name,
                head_dim=int(head.in_features) if isinstance(head, nn.Linear) else None)
     _write_config(run_dir, cfg)
     logged = _logged_lines(run_dir)

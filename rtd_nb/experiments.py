@@ -250,6 +250,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
         per_run = tuple(e for e in extras if e != "shift" and (e != "tsne" or seed == 0))
         shift = "shift" in extras and not (Path(out_dir)/"shift.csv").exists()
         if res.data is not None and (per_run or shift):
+            if zs is None and not epochs: zs = res.model.eval()            # nothing trained: the run's model is the start
             if zs is None:
                 seed_everything(seed)
                 probe = start_dir(res.config, starts_dir or Path(out_dir)/".starts")/PROBE_FILE   # the run's own probe

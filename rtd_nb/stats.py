@@ -56,6 +56,14 @@ def _stat(cell_acc:dict, sizes:dict, stat:str, id_split:str="id_test", subset:li
     if stat == "worst": return np.min(np.stack(list(cell_acc.values())), 0)
     raise ValueError(f"stat must be one of {STATS}, got {stat!r}")
 
+def _resample(xa:np.ndarray, xb:np.ndarray, # paired correctness (bool) of the method and the reference
+              n_boot:int, rng:np.random.Generator)->tuple:
+    "Both accuracies in `n_boot` resamples of the examples with replacement (the same examples for both)."
+    n = len(xa)
+    kinds = np.bincount(2 * xa.astype(np.int64) + xb.astype(np.int64), minlength=4)   # wrong/right in a, then in b
+    m = rng.multinomial(n, kinds / n, size=n_boot)                                    # (n_boot, 4) counts drawn
+    return (m[:, 2] + m[:, 3]) / n, (m[:, 1] + m[:, 3]) / n
+
 def paired_bootstrap(a:list, # per seed: `run_cells` of the method
                      b:list, # per seed (same order): `run_cells` of the reference, on the same test examples
                      stat:str="ood", # "id", "ood" or "worst"
@@ -81,9 +89,7 @@ def paired_bootstrap(a:list, # per seed: `run_cells` of the method
         point.append(float(_stat(full(ca), sizes, stat, subset=subset)[0]
                            - _stat(full(cb), sizes, stat, subset=subset)[0]))
         ra, rb = {}, {}
-        for k, (xa, _) in ca.items():
-            idx = rng.integers(0, len(xa), (n_boot, len(xa)), dtype=np.int32)
-            ra[k], rb[k] = xa[idx].mean(1), cb[k][0][idx].mean(1)
+        for k, (xa, _) in ca.items(): ra[k], rb[k] = _resample(xa, cb[k][0], n_boot, rng)
         reps.append(_stat(ra, sizes, stat, subset=subset) - _stat(rb, sizes, stat, subset=subset))
     reps = np.stack(reps)                                                       # (seeds, n_boot)
     if len(reps) > 1: reps = reps[rng.integers(0, len(reps), (len(reps), n_boot)), np.arange(n_boot)]
