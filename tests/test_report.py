@@ -2,7 +2,7 @@
 sweeps, ablations, bench), tables show mean ± sd with the seed count and paired 95% intervals against FT, the quoted
 values and sentences equal the tables, every var/include/figure of paper.qmd is produced, the HTML renders, and a
 snapshot of the results rebuilds the same tables."""
-import json, re, subprocess, sys, warnings
+import contextlib, io, json, re, subprocess, sys, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 
@@ -40,9 +40,11 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     R = quiet(synthetic_results, tmp/"results", bench=True)
     out = tmp/"papers"
-    r = run(PAPERS/"build.py", "--results", R, "--out", out, "--strict")
-    assert r.returncode == 0, r.stdout + r.stderr
-    return R, out, r.stdout
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):            # papers/build.py's main, here
+        code = quiet(build.main, ["--results", str(R), "--out", str(out), "--strict"])
+    assert code == 0, log.getvalue()
+    return R, out, log.getvalue()
 
 @pytest.fixture(scope="module")
 def df(built):
