@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_experiments.ipynb #a15da49a
 from __future__ import annotations
-import json, time, warnings
+import json, os, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
@@ -163,7 +163,8 @@ def write_shift(out_dir:str|Path, # the benchmark's results folder
     p = Path(out_dir)/"shift.csv"
     if p.exists(): return pd.read_csv(p)
     df = shift_distances(zeroshot, data.dls.train, data.tests, max_items=max_items).rename(columns={"shift": "bucket"})
-    p.parent.mkdir(parents=True, exist_ok=True); df.to_csv(p, index=False)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp"); df.to_csv(tmp, index=False); tmp.replace(p)   # runs side by side
     return df
 
 # %% ../nbs/11_experiments.ipynb #b486c8cd
@@ -250,7 +251,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
         per_run = tuple(e for e in extras if e != "shift" and (e != "tsne" or seed == 0))
         shift = "shift" in extras and not (Path(out_dir)/"shift.csv").exists()
         if res.data is not None and (per_run or shift):
-            if zs is None and not epochs: zs = res.model.eval()            # nothing trained: the run's model is the start
+            if zs is None and not epochs: zs = res.model.eval()          # nothing trained: the run's model is its start
             if zs is None:
                 seed_everything(seed)
                 probe = start_dir(res.config, starts_dir or Path(out_dir)/".starts")/PROBE_FILE   # the run's own probe
@@ -387,6 +388,24 @@ def find_run(folder:str|Path, # a benchmark's results folder
             return cfg.parent
     raise BadInputError(f"no finished {method} run (seed {seed}) with weights in {folder}: run the main part first")
 
+def _key(spec:dict)->tuple: return (spec["part"], spec["bench"], spec["method"], spec["seed"])
+
+def _needs(spec:dict)->tuple|None:
+    "The spec whose output this one reads (a WiSE-FT merge: its FT run; a sweep: its main run), else None."
+    if spec["part"] == "main" and spec["method"] == "wise": return ("main", spec["bench"], "ft", spec["seed"])
+    if spec["part"] == "sweeps": return ("main", spec["bench"], spec["method"], spec["seed"])
+    return None
+
+def _job_init(threads:int):
+    "A plan worker: its share of the cores."
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"; torch.set_num_threads(threads)
+
+def _job(spec:dict, out_dir, device, overrides:dict)->tuple:
+    t0 = time.perf_counter()
+    return run_spec(spec, out_dir, device, **overrides), time.perf_counter() - t0
+
+def _on_cpu(device)->bool: return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")).type == "cpu"
+
 def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated parts of `plan`, in order
              out_dir:str|Path="results", # results root
              seeds:tuple=SEEDS, # seeds of the seeded methods
@@ -394,27 +413,48 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
              device=None, # default: CUDA if available
              log=print, # where progress lines go
              select=None, # keep only the specs for which `select(spec)` is true (None: all)
+             jobs:int=1, # specs run side by side on a CPU, each with cores // jobs threads (a GPU: one at a time)
              **overrides, # extra `run_experiment` arguments for every run
             )->pd.DataFrame:
     "Run every spec of `parts` (finished runs are loaded), with progress and an estimate of the time left."
     parts = [p.strip() for p in parts.split(",")] if isinstance(parts, str) else list(parts)
     specs = [s for p in parts for s in plan(p, tuple(seeds), tuple(benchmarks)) if select is None or select(s)]
-    base, rows, t00 = dict(BASE_SECONDS), [], time.perf_counter()
-    left = lambda i: sum(spec_cost(s) * base.get(s["bench"], 120.) for s in specs[i:])
-    log(f"[plan] {len(specs)} runs ({', '.join(parts)}) into {out_dir}; first estimate {_fmt_s(left(0))}")
-    for i, s in enumerate(specs):
-        t0 = time.perf_counter()
-        out = run_spec(s, out_dir, device, **overrides)
-        dt = time.perf_counter() - t0
+    jobs = max(1, min(int(jobs), len(specs))) if _on_cpu(device) else 1
+    base, rows, t00, done = dict(BASE_SECONDS), {}, time.perf_counter(), set()
+    pending = list(range(len(specs)))
+    left = lambda: sum(spec_cost(specs[i]) * base.get(specs[i]["bench"], 120.) for i in pending) / jobs
+    log(f"[plan] {len(specs)} runs ({', '.join(parts)}) into {out_dir}, {jobs} at a time; "
+        f"first estimate {_fmt_s(left())}")
+    def finish(i, out, dt):
+        s = specs[i]
         if dt > 15 and s["part"] != "sweeps":
             base[s["bench"]] = (0.5 * base[s["bench"]] + 0.5 * dt / spec_cost(s) if s["bench"] in base
                                 else dt / spec_cost(s))
-        rows.append(out.assign(part=s["part"], bench=s["bench"], seed=s["seed"], run_seconds=round(dt, 1)))
+        rows[i] = out.assign(part=s["part"], bench=s["bench"], seed=s["seed"], run_seconds=round(dt, 1))
+        done.add(_key(s))
         tag = (s["kw"].get("tags") or {}).get("variant") or s["kw"].get("id_domain") or ""
-        log(f"[{i+1}/{len(specs)} {s['part']}] {s['bench']} {s['method']} {tag} seed {s['seed']}: {_fmt_s(dt)}"
-            f"{' (loaded)' if dt <= 15 else ''}; elapsed {_fmt_s(time.perf_counter() - t00)}, "
-            f"about {_fmt_s(left(i + 1))} left")
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        log(f"[{len(rows)}/{len(specs)} {s['part']}] {s['bench']} {s['method']} {tag} seed {s['seed']}: "
+            f"{_fmt_s(dt)}{' (loaded)' if dt <= 15 else ''}; elapsed {_fmt_s(time.perf_counter() - t00)}, "
+            f"about {_fmt_s(left())} left")
+    planned = {_key(s) for s in specs}
+    ready = lambda i: _needs(specs[i]) is None or _needs(specs[i]) in done or _needs(specs[i]) not in planned
+    if jobs == 1:
+        while pending:
+            i = next(i for i in pending if ready(i)); pending.remove(i)
+            finish(i, *_job(specs[i], out_dir, device, overrides))
+    else:
+        from concurrent.futures import ProcessPoolExecutor, wait, FIRST_COMPLETED
+        import multiprocessing as mp
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_job_init,
+                                 initargs=(threads,)) as ex:
+            running = {}
+            while pending or running:
+                for i in [i for i in pending if ready(i)][:jobs - len(running)]:
+                    pending.remove(i); running[ex.submit(_job, specs[i], out_dir, device, overrides)] = i
+                if not running: raise RuntimeError(f"no spec can start: {[_needs(specs[i]) for i in pending]}")
+                for f in wait(running, return_when=FIRST_COMPLETED)[0]: finish(running.pop(f), *f.result())
+    return pd.concat([rows[i] for i in sorted(rows)], ignore_index=True) if rows else pd.DataFrame()
 
 # %% ../nbs/11_experiments.ipynb #bf4efecb
 def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, frontier, sweeps, ablations)
@@ -423,6 +463,7 @@ def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, 
               benchmarks:str="vader,fmnist-c", # offline benchmarks, comma-separated
               max_items:int|None=None, # cap on every split (None: the full data, the paper's setting)
               dry_run:bool=False, # list the specs (and their estimated time) without running them
+              jobs:int=1, # specs side by side on a CPU, each with its share of the cores (`run_plan`)
              )->pd.DataFrame:
     "Run (or list) the parts of the paper's plan: one row per run, finished runs loaded."
     parts = [p.strip() for p in str(part).split(",") if p.strip()]
@@ -437,7 +478,8 @@ def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, 
                      **{k: v for k, v in s["kw"].items() if k != "keep_weights"})
                 for p in parts for s in plan(p, sd, bs)]
         return pd.DataFrame(rows)
-    return run_plan(parts, out_dir, seeds=sd, benchmarks=bs, **({} if max_items is None else dict(max_items=max_items)))
+    return run_plan(parts, out_dir, seeds=sd, benchmarks=bs, jobs=jobs,
+                    **({} if max_items is None else dict(max_items=max_items)))
 
 # %% ../nbs/11_experiments.ipynb #b7ccafd0
 def run_data(cfg:dict, # a run's config.json

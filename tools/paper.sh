@@ -5,7 +5,7 @@
 # (appended, never overwritten; finished runs are loaded, so a stopped job resumes and can run in parts); then the
 # step-time benchmark of RTD's variants (bench/run.py), and every figure and table of the paper from those files.
 # A GPU is used when present. Knobs for a quicker look (the default is the full plan):
-#   PARTS=main SEEDS=0 MAX_ITEMS=400 BENCHMARKS=vader OUT=results bash tools/paper.sh
+#   PARTS=main SEEDS=0 MAX_ITEMS=400 BENCHMARKS=vader OUT=results JOBS=1 bash tools/paper.sh
 # `make ablations` runs the seeds' ablation grid (PARTS=ablations) into the same results root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,15 +15,17 @@ OUT=$(realpath -m "${OUT:-results}")
 PARTS=${PARTS:-shifts,main,frontier,sweeps}
 SEEDS=${SEEDS:-0,1,2} BENCHMARKS=${BENCHMARKS:-vader,fmnist-c} MAX_ITEMS=${MAX_ITEMS:-None}
 BENCH=${BENCH:-1}                         # 0: skip the step-time benchmark (the paper then uses the runs' own step times)
+JOBS=${JOBS:-2}                           # runs side by side on a CPU, each with its share of the cores
 mkdir -p "$OUT/notebooks"
 start=$(date +%s)
 step() { echo "[$(( $(date +%s) - start )) s] $*"; }
 
-step "papermill nbs/25_paper.ipynb (parts $PARTS, seeds $SEEDS, benchmarks $BENCHMARKS, max_items $MAX_ITEMS)"
+step "papermill nbs/25_paper.ipynb (parts $PARTS, seeds $SEEDS, benchmarks $BENCHMARKS, max_items $MAX_ITEMS, jobs $JOBS)"
 nb="$OUT/notebooks/25_paper-${PARTS//,/-}.ipynb"
 set +e
 papermill nbs/25_paper.ipynb "$nb" --cwd nbs --log-output --log-level INFO --no-progress-bar -p parts "$PARTS" \
-  -p out_dir "$OUT" -p seeds "$SEEDS" -p benchmarks "$BENCHMARKS" -p max_items "$MAX_ITEMS" -p only "" 2>&1 \
+  -p out_dir "$OUT" -p seeds "$SEEDS" -p benchmarks "$BENCHMARKS" -p max_items "$MAX_ITEMS" -p only "" \
+  -p jobs "$JOBS" 2>&1 \
   | grep --line-buffered -E '\[(plan|[0-9]+/[0-9]+ )|Error|error:' 
 rc=${PIPESTATUS[0]}
 set -e
