@@ -8,7 +8,7 @@ import json, os, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
-                         append_metrics)
+                         append_metrics, get_device)
 from .api import (fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS, PROBE_FILE,
                         start_dir)
 from .models import load_model
@@ -404,7 +404,6 @@ def _job(spec:dict, out_dir, device, overrides:dict)->tuple:
     t0 = time.perf_counter()
     return run_spec(spec, out_dir, device, **overrides), time.perf_counter() - t0
 
-def _on_cpu(device)->bool: return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")).type == "cpu"
 
 def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated parts of `plan`, in order
              out_dir:str|Path="results", # results root
@@ -419,7 +418,7 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
     "Run every spec of `parts` (finished runs are loaded), with progress and an estimate of the time left."
     parts = [p.strip() for p in parts.split(",")] if isinstance(parts, str) else list(parts)
     specs = [s for p in parts for s in plan(p, tuple(seeds), tuple(benchmarks)) if select is None or select(s)]
-    jobs = max(1, min(int(jobs), len(specs))) if _on_cpu(device) else 1
+    jobs = max(1, min(int(jobs), len(specs))) if get_device(device).type == "cpu" else 1
     base, rows, t00, done = dict(BASE_SECONDS), {}, time.perf_counter(), set()
     pending = list(range(len(specs)))
     left = lambda: sum(spec_cost(specs[i]) * base.get(specs[i]["bench"], 120.) for i in pending) / jobs
