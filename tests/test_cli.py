@@ -1,8 +1,8 @@
 "The `rtd_nb` command line: end to end through subprocess (train, eval, methods), --help everywhere, one-line errors."
-import contextlib, io, json, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest
-from rtd_nb.cli import main
+from fixtures.cli import rtd_nb_here                  # tests/fixtures/cli.py: the CLI's main, here
 from rtd_nb.data import vader_frame
 
 
@@ -12,12 +12,10 @@ def cli(*args, cwd=None):
                           cwd=cwd, timeout=600)
 
 
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: code = main([str(a) for a in argv])
-        except SystemExit as e: code = e.code
-    return code, out.getvalue(), err.getvalue()
+def run(*argv, cwd=None):
+    "`rtd_nb ARGV` through its `main` in this process: (exit code, stdout, stderr)."
+    r = rtd_nb_here(*argv, cwd=cwd)
+    return r.returncode, r.stdout, r.stderr
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +37,7 @@ def test_train_eval_end_to_end(csvs):
     run_dir = next((csvs/"runs").glob("rtd-*"))
     cfg = json.loads((run_dir/"config.json").read_text())
     assert cfg["hparams"]["lam_kd"] == 0.5 and cfg["hparams"]["lam_ar"] == 0 and cfg["text_col"] == "text"
-    with contextlib.chdir(csvs): code, out, err = run("eval", run_dir, "--data", "tweets.csv")   # `main`, here
+    code, out, err = run("eval", run_dir, "--data", "tweets.csv", cwd=csvs)                      # `main`, here
     assert code == 0, err[-2000:]
     assert "ID: tweets" in out and "rtd accuracy" in out
     lines = [json.loads(l) for l in (run_dir/"metrics.jsonl").read_text().splitlines()]

@@ -2,14 +2,14 @@
 what was also expected), each on real data (Fashion-MNIST PNG/BMP files, VADER sentences) and through the command line
 where the user met it there: the real console script where the process matters (its environment, path, locks, a
 terminal's absence), the console script's `main` in this process otherwise."""
-import configparser, contextlib, io, json, os, shlex, shutil, subprocess, sys, time, warnings
+import configparser, json, os, shlex, shutil, subprocess, sys, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
 from rtd_nb.data import fashion_mnist, vader_frame, FMNIST_CLASSES
 from rtd_nb.api import fine_tune, Result, BadInputError, WEIGHTS, WEIGHTS_REF, finished
 from rtd_nb.user_data import load_data, data_fingerprint
-from rtd_nb.cli import main
+from fixtures.cli import rtd_nb_here                  # tests/fixtures/cli.py: the CLI's main, here
 
 ROOT = Path(__file__).resolve().parents[1]
 RTD_NB = str(Path(sys.executable).parent/"rtd_nb")          # the console script pip installs next to this interpreter
@@ -21,16 +21,6 @@ def rtd_nb(*args, cwd=None, env=None, timeout=600):
     "Run the real `rtd_nb` console script (a new process: for what depends on the process, its environment or path)."
     return subprocess.run([RTD_NB, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
                           env={**os.environ, **(env or {})})
-
-
-def rtd_nb_here(*args, cwd=None):
-    ("`rtd_nb ARGS` in this process: the console script's own `main`, its stdout, stderr and exit code, without "
-     "importing torch, fastai and the models again (≈ 10 s a process).")
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: code = main([str(a) for a in args])
-        except SystemExit as e: code = e.code
-    return subprocess.CompletedProcess(["rtd_nb", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def one_error_line(r, code=1):
