@@ -16,7 +16,8 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds, combined_cos
 from fastai.data.load import DataLoader
 import fastai.callback.progress  # progress bars (and `Learner.no_bar`)
-from .core import seed_everything, write_config, config_hash, check_positive, check_nonneg, append_metrics
+from .core import (seed_everything, write_config, config_hash, check_positive, check_nonneg, append_metrics,
+                         atomic_write, partial_files)
 from .models import (load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder, is_openclip,
                            openclip)
 from .data import ShiftData
@@ -78,8 +79,7 @@ def _load_probe(f, shape)->torch.Tensor|None:
 
 def _save_atomic(obj, f:Path):
     "torch.save to `f` through a temporary file: another process never reads half a file."
-    f.parent.mkdir(parents=True, exist_ok=True); tmp = f.with_name(f"{f.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp); tmp.replace(f)
+    atomic_write(f, lambda t: torch.save(obj, t))
 
 def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or any module giving logits
                      data:ShiftData, # the data (its class names and input kind)
@@ -224,11 +224,8 @@ def _save_weights(model:nn.Module, run_dir:Path, cfg:dict)->Path:
      "a stopped save never leaves a half file under the real name.")
     from safetensors.torch import save_file
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = run_dir/f".{WEIGHTS}.{os.getpid()}.tmp"
-    save_file(state, str(tmp),
-              metadata={"method": str(cfg.get("method")), "classnames": json.dumps(cfg.get("classnames"))})
-    os.replace(tmp, run_dir/WEIGHTS)
-    return run_dir/WEIGHTS
+    meta = {"method": str(cfg.get("method")), "classnames": json.dumps(cfg.get("classnames"))}
+    return atomic_write(run_dir/WEIGHTS, lambda t: save_file(state, str(t), metadata=meta))
 
 def _is_ref(cfg:dict)->bool:
     "Whether a run's weights are the pretrained model's own: nothing trained, a model by name, the zero-shot start."
@@ -242,7 +239,7 @@ def has_weights(run_dir:str|Path)->bool:
 def _clean_partial(run_dir:Path)->list:
     "Remove what a stopped run left half-written (temporary weights and predictions); returns their names."
     gone = []
-    for f in [*run_dir.glob(f".{WEIGHTS}.*.tmp"), *run_dir.glob("preds.tmp.npz")]:
+    for f in partial_files(run_dir):
         f.unlink(missing_ok=True); gone.append(f.name)
     if (run_dir/WEIGHTS).exists() and weights_problem(run_dir/WEIGHTS): (run_dir/WEIGHTS).unlink(); gone.append(WEIGHTS)
     return gone

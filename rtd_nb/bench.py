@@ -13,7 +13,7 @@ from fastai.learner import Learner
 from fastai.data.core import DataLoaders
 from fastai.losses import CrossEntropyLossFlat
 from fastai.optimizer import Adam
-from .core import seed_everything, get_device, median_time
+from .core import seed_everything, get_device, median_time, threads_per_job
 from .models import load_model, zeroshot_classifier
 from .callbacks import InputNoise, frozen_teacher, StepTimer
 from .evaluate import count_params
@@ -290,7 +290,7 @@ def bench_model(key:str, # a key of `BENCH_MODELS`
     for p in patches: _load_patch(p)
     t0 = time.perf_counter()
     if isolate:
-        threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+        threads = threads_per_job(jobs) if jobs > 1 else None
         def one(n):
             s = methods.get(n, methods[ft[0]])
             try: r = _isolated(key, s, bs, seed, dev, warmup, reps, patches, threads)

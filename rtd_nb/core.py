@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['VADER_SDIST', 'seed_everything', 'get_device', 'preserve_mode', 'as_generator', 'attack_mode', 'check_nonneg',
-           'check_positive', 'synchronize', 'median_time', 'AssetMissingError', 'data_dir', 'vader_sdist',
-           'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet', 'versions', 'config_hash', 'write_config',
-           'append_metrics', 'read_results']
+__all__ = ['VADER_SDIST', 'seed_everything', 'get_device', 'threads_per_job', 'preserve_mode', 'as_generator', 'attack_mode',
+           'check_nonneg', 'check_positive', 'synchronize', 'median_time', 'AssetMissingError', 'data_dir',
+           'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet', 'versions', 'config_hash',
+           'write_config', 'append_metrics', 'read_results', 'atomic_write', 'partial_files']
 
 # %% ../nbs/00_core.ipynb #6e6c5476
 def seed_everything(seed:int, # the one seed of a run
@@ -32,6 +32,14 @@ def get_device(device:str|torch.device|None=None, # explicit device, or None for
     "The device to run on: `device` if given, else CUDA when available, else CPU."
     if device is not None: return torch.device(device)
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+# %% ../nbs/00_core.ipynb #a6be6a09
+def threads_per_job(jobs:int=1, # processes running side by side
+                   )->int:
+    "The threads each of `jobs` side-by-side processes gets: an equal share of the cores this process may use, ≥ 1."
+    try: n = len(os.sched_getaffinity(0))
+    except AttributeError: n = os.cpu_count() or 1      # macOS, Windows
+    return max(1, n // max(1, int(jobs)))
 
 # %% ../nbs/00_core.ipynb #3d54b718
 @contextmanager
@@ -221,3 +229,21 @@ def read_results(root:str|Path, # a run folder, or a folder of run folders
             if line.strip(): rows.append({**{f"cfg.{k}":v for k,v in cfg.items()}, **json.loads(line),
                                           "run": m.parent.name})
     return pd.DataFrame(rows)
+
+# %% ../nbs/00_core.ipynb #fbd3de07
+def atomic_write(path:str|Path, # the file to write
+                 write, # `write(tmp)` writes the content to the temporary path it is given
+                )->Path:
+    "Write `path` through `write` on a temporary file beside it, then rename it into place (atomic on one filesystem)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    # the suffix stays last: np.save / np.savez would append theirs otherwise
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+    return path
+
+def partial_files(folder:str|Path, # a folder `atomic_write` wrote into
+                 )->list:
+    "The temporary files a stopped `atomic_write` left in `folder`."
+    return sorted(Path(folder).glob(".*.tmp*"))

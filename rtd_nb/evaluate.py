@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import matplotlib.pyplot as plt, seaborn as sns
 from fastai.learner import Learner
 from fastai.callback.core import Callback
-from .core import append_metrics, read_results, check_positive
+from .core import append_metrics, read_results, check_positive, atomic_write
 from .callbacks import StepTimer
 
 # %% auto #0
@@ -291,9 +291,7 @@ def save_preds(run_dir:str|Path, # the run's folder
                                                             conf.numpy().astype(np.float16))
             arrs[f"|{s}|y"] = p.targets.numpy().astype(np.int16)
             if p.groups is not None: arrs[f"|{s}|group"] = np.asarray(p.groups).astype(str)
-    p = Path(run_dir)/PREDS; tmp = p.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrs); tmp.replace(p)
-    return p
+    return atomic_write(Path(run_dir)/PREDS, lambda t: np.savez_compressed(t, **arrs))
 
 def load_preds(run_dir:str|Path, # a run folder holding preds.npz
               )->pd.DataFrame:

@@ -8,7 +8,7 @@ import json, os, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
-                         append_metrics, get_device)
+                         append_metrics, get_device, atomic_write, threads_per_job)
 from .api import (fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS, PROBE_FILE,
                         start_dir)
 from .models import load_model
@@ -163,8 +163,7 @@ def write_shift(out_dir:str|Path, # the benchmark's results folder
     p = Path(out_dir)/"shift.csv"
     if p.exists(): return pd.read_csv(p)
     df = shift_distances(zeroshot, data.dls.train, data.tests, max_items=max_items).rename(columns={"shift": "bucket"})
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp"); df.to_csv(tmp, index=False); tmp.replace(p)   # runs side by side
+    atomic_write(p, lambda t: df.to_csv(t, index=False))   # runs side by side
     return df
 
 # %% ../nbs/11_experiments.ipynb #b486c8cd
@@ -444,7 +443,7 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
     else:
         from concurrent.futures import ProcessPoolExecutor, wait, FIRST_COMPLETED
         import multiprocessing as mp
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads_per_job(jobs)
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_job_init,
                                  initargs=(threads,)) as ex:
             running = {}

@@ -1218,7 +1218,7 @@ def snapshot_results(src:str|Path, # a results root
     for p in sorted(src.rglob("*")):
         rel = p.relative_to(src)
         if not p.is_file() or p.suffix not in SNAPSHOT_SUFFIXES or any(x.startswith(".") for x in rel.parts): continue
-        if rel.parts[0] == "notebooks" or p.name.endswith(".tmp.npz"): continue
+        if rel.parts[0] == "notebooks": continue
         q = dest/rel; q.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(p, q); out.append(q)
     return out
 

@@ -6,7 +6,8 @@ def pytest_configure(config):
     n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if n > 1:
         import torch
-        threads = max(1, (os.cpu_count() or 1) // n)
+        from rtd_nb.core import threads_per_job
+        threads = threads_per_job(n)
         torch.set_num_threads(threads)
         # subprocesses the tests start (papermill, isolated bench)
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))

@@ -119,7 +119,9 @@ def cached(src:Path, mode:str, deps:str)->dict:
 # ---------------------------------------------------------------------------------------------------------------------
 # Many notebooks, each in a child process
 
-def _threads(workers:int)->str: return str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+def _threads(workers:int)->str:
+    from rtd_nb.core import threads_per_job     # the library's rule (imported here: only executing needs it)
+    return str(threads_per_job(workers))
 
 def run_child(src:Path, dst:Path, mode:str, timeout:float, workers:int=1)->tuple:
     "Execute one notebook in a child process (own process group), killed after `timeout` s: rc, output, wall s, CPU s."
