@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.data.load import ItemTransform
-from .core import AssetMissingError, data_dir, vader_sdist, fashion_mnist_dir, get_device
+from .core import AssetMissingError, data_dir, vader_sdist, fashion_mnist_dir, get_device, atomic_write
 
 # %% auto #0
 __all__ = ['VADER_FILES', 'VADER_CLASSES', 'FMNIST_CLASSES', 'IMAGENET_C', 'IMAGENET_C_FAMILY', 'SHIFT_OF_SEVERITY', 'GLASS',
@@ -383,7 +383,7 @@ def corrupt_images(x:torch.Tensor, # uint8 images (N,3,H,W), H,W ≥ 32
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(torch.uint8)
 
 # %% ../nbs/07_data.ipynb #6da88336
-FMNIST_C_DEFAULT = dict(train=2000, valid=500, test=500)
+FMNIST_C_DEFAULT = dict(train=8000, valid=500, test=500)
 
 def _fmnist_c_cached(x:torch.Tensor, idx:np.ndarray, corruption:str, severity:int, size:int, seed:int)->torch.Tensor:
     "Load or generate (and cache) one corruption-severity of the test images `x` (Fashion-MNIST test indices `idx`)."
@@ -402,7 +402,7 @@ def _fmnist_c_cached(x:torch.Tensor, idx:np.ndarray, corruption:str, severity:in
     f = d/f"{corruption}-{severity}.npy"
     if f.exists(): return torch.from_numpy(np.load(f))
     out = corrupt_images(x, corruption, severity, seed=1000*seed + 10*IMAGENET_C.index(corruption) + severity)
-    tmp = f.with_suffix(f".tmp{os.getpid()}.npy"); np.save(tmp, out.numpy()); tmp.replace(f)
+    atomic_write(f, lambda t: np.save(t, out.numpy()))
     return out
 
 def _to_unit(x): return x.float().div_(255)

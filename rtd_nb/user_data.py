@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
-from .core import data_dir
+from .core import data_dir, atomic_write
 from .data import (ShiftData, ItemsDataset, make_shift_data, seeded_split, cap, tokenize_memo, vader_data,
-                         fmnist_c_data)
+                         fmnist_c_data, FMNIST_C_DEFAULT)
 
 # %% auto #0
 __all__ = ['MIN_TEST', 'TABLE_FORMATS', 'IMAGE_EXTS', 'KNOWN_DATA', 'DATA_ARGS', 'BadInputError', 'read_table', 'labels_to_ids',
            'image_folder_frame', 'load_images', 'check_source', 'check_data_args', 'frame_items', 'load_data',
-           'example_csv', 'data_fingerprint']
+           'example_csv', 'known_data_id', 'data_fingerprint']
 
 # %% ../nbs/07c_user_data.ipynb #55f92fb4
 class BadInputError(ValueError):
@@ -521,11 +521,17 @@ class _HashCache:
     def save(self):
         if not self.changed: return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.d)); tmp.replace(self.path)
+            atomic_write(self.path, lambda t: t.write_text(json.dumps(self.d)))
         # a read-only cache folder: hashing still works, just slower
         except OSError: pass
+
+def known_data_id(name:str, # a name of `KNOWN_DATA`
+                 )->str:
+    ("A named dataset's identity: its name, plus the split sizes where they are a setting of rtd_nb rather than the "
+     "data's (Fashion-MNIST-C's `FMNIST_C_DEFAULT`), so that runs at other sizes are not taken for finished ones.")
+    name = name.lower()
+    if name != "fmnist-c": return name
+    return f"{name}-" + "-".join(f"{k}{v}" for k, v in FMNIST_C_DEFAULT.items())
 
 def data_fingerprint(data, # a path, a DataFrame, `DataLoaders`/`ShiftData`, or a dataset name
                     )->str:
@@ -540,7 +546,7 @@ def data_fingerprint(data, # a path, a DataFrame, `DataLoaders`/`ShiftData`, or 
             for i in range(min(len(ds), 16)):
                 for t in ds[i]: h.update(np.asarray(t.cpu() if torch.is_tensor(t) else t).tobytes())
         return h.hexdigest()[:12]
-    if _is_known(data): return data.lower()
+    if _is_known(data): return known_data_id(data)
     p = Path(data).expanduser().resolve()
     if p.is_file():
         c = _HashCache(p.parent); s = c.sha(p)[:12]; c.save()
