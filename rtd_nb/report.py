@@ -21,12 +21,13 @@ __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT',
            'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect',
            'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci',
            'label_runs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas',
-           'main_table', 'main_notes', 'to_markdown', 'shifts_stats', 'shifts_table', 'shifts_sentence', 'bench_match',
-           'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence', 'ablation_stats',
-           'ablation_table', 'wise_curves', 'wise_curve', 'wise_table', 'frontier_plot', 'shift_plot',
-           'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot',
-           'compute_stats', 'compute_table', 'bench_table', 'pred_change', 'diagnostics_stats', 'diagnostics_table',
-           'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence', 'rtd_sentence', 'paper_values']
+           'main_table', 'main_notes', 'to_markdown', 'leaders', 'leader_pairs', 'leader_table', 'leader_sentence',
+           'shifts_stats', 'shifts_table', 'shifts_sentence', 'bench_match', 'frontier_stats', 'frontier_choice',
+           'frontier_table', 'frontier_sentence', 'ablation_stats', 'ablation_table', 'wise_curves', 'wise_curve',
+           'wise_table', 'frontier_plot', 'shift_plot', 'rtd_frontier_plot', 'pool_bins', 'ece_from_bins',
+           'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot', 'compute_stats', 'compute_table', 'bench_table',
+           'pred_change', 'diagnostics_stats', 'diagnostics_table', 'diagnostics_sentence', 'snapshot_results', 'bkey',
+           'ci_sentence', 'rtd_sentence', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
 METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT",
@@ -451,6 +452,53 @@ def to_markdown(t:pd.DataFrame, # a formatted table
     else: md = t.rename_axis(index_name).to_markdown(colalign=["left"] + ["right"]*len(t.columns),
                                                       disable_numparse=True)
     return (f"**{caption}**\n\n" if caption else "") + md + "\n" + "".join(f"\n{n}\n" for n in notes or [])
+
+# %% ../nbs/12_report.ipynb #fa487d8a
+_PAIR_STATS = {"OOD mean": "ood", "ID": "id", "Worst group": "worst"}
+
+def leaders(root:str|Path, benchmark:str, df:pd.DataFrame|None=None, n_boot:int=N_BOOT)->list:
+    "The methods above FT on the OOD mean (interval excludes 0), the largest gain first."
+    dl = main_deltas(root, benchmark, _main_df(root, df), n_boot=n_boot)
+    gain = [m for m in dl.index if m != "ft" and not is_start(m) and verdict(dl.loc[m, "OOD mean"]) == "gain"]
+    return sorted(gain, key=lambda m: -dl.loc[m, "OOD mean"]["delta"])
+
+def leader_pairs(root:str|Path, # results root
+                 benchmark:str, # e.g. "vader"
+                 df:pd.DataFrame|None=None, # `collect(root)` if already read
+                 n_boot:int=N_BOOT)->pd.DataFrame:
+    "Every pair (a, b) of `leaders`, a ranked above b: paired intervals of a − b (OOD mean, ID, worst group)."
+    df = _main_df(root, df); ms = leaders(root, benchmark, df, n_boot)
+    rows = [dict(a=a, b=b, **{c: delta_ci(df, benchmark, a, s, ref=b, n_boot=n_boot) for c, s in _PAIR_STATS.items()})
+            for i, a in enumerate(ms) for b in ms[i + 1:]]
+    return pd.DataFrame(rows, columns=["a", "b", *_PAIR_STATS])
+
+def leader_table(root:str|Path, benchmark:str, df:pd.DataFrame|None=None, n_boot:int=N_BOOT)->pd.DataFrame:
+    "`leader_pairs` formatted: 'A − B' rows, Δ [95% CI] in points (bold: excludes 0), the seeds paired (†: one)."
+    lp = leader_pairs(root, benchmark, df, n_boot)
+    out = pd.DataFrame({f"Δ {c}": [fmt_ci(r, bold=True) for r in lp[c]] for c in _PAIR_STATS},
+                       index=[f"{method_name(a)} − {method_name(b)}" for a, b in zip(lp.a, lp.b)])
+    n = [len(r["seeds"]) if r else 0 for r in lp["OOD mean"]]
+    out["seeds"] = [f"{k}†" if k == 1 else str(k) for k in n]
+    return out
+
+def leader_sentence(benchmark:str, # e.g. "vader"
+                    lp:pd.DataFrame, # from `leader_pairs`
+                    ms:list, # `leaders`, best first
+                   )->str:
+    "Which of the methods above FT are distinguishable from each other on the OOD mean, and which tie."
+    b = bench_name(benchmark)
+    if len(ms) < 2: return (f"On {b}, {'only ' + method_name(ms[0]) + ' is' if ms else 'no method is'} above FT on "
+                            "the OOD mean, so there is no pair to rank.")
+    above = [f"{method_name(a)} is above {method_name(b_)} ({fmt_ci(r)})" for a, b_, r in
+             zip(lp.a, lp.b, lp["OOD mean"]) if verdict(r) == "gain"]
+    ties = [f"{method_name(a)} and {method_name(b_)} ({fmt_ci(r)})" for a, b_, r in
+            zip(lp.a, lp.b, lp["OOD mean"]) if verdict(r) in ("tie", "n/a")]
+    below = [f"{method_name(a)} is below {method_name(b_)} ({fmt_ci(r)})" for a, b_, r in
+             zip(lp.a, lp.b, lp["OOD mean"]) if verdict(r) == "loss"]
+    s = f"On {b}, of the methods above FT on the OOD mean ({_names(ms)}), compared pairwise on the same examples: "
+    parts = (["; ".join(above + below) + ", intervals that exclude 0"] if above or below else []) + \
+            (["tied: " + "; ".join(ties)] if ties else [])
+    return s + "; ".join(parts) + " (points)."
 
 # %% ../nbs/12_report.ipynb #be640e3b
 def _acc(g:pd.DataFrame, model:str)->pd.Series:
@@ -1352,6 +1400,8 @@ def _main_values(v:dict, root, df, b:str, k:str, n_boot:int):
         v[f"rtd_{ck[2:]}_sentence_{k}"] = rtd_sentence(b, rs.get("rtd"), _WHAT[col])
     vs = [verdict(dl.loc[m, "OOD mean"]) for m in dl.index if m != "ft"] if dl is not None else []
     for w in ("gain", "tie", "loss"): v[f"n_{w}_ood_{k}"] = str(vs.count(w)) if dl is not None else "n/a"
+    v[f"leaders_sentence_{k}"] = (leader_sentence(b, leader_pairs(root, b, df, n_boot), leaders(root, b, df, n_boot))
+                                  if dl is not None else "n/a")
 
 def _shift_wise_values(v:dict, root, df, b:str, k:str):
     "Nearest and farthest OOD split, and the WiSE-FT paths' best α."

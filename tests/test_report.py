@@ -19,8 +19,8 @@ import importlib.util
 _spec = importlib.util.spec_from_file_location("papers_build", PAPERS/"build.py")
 build = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(build)     # papers/build.py, not build/
 
-TABLES = ["tables/main.md", "tables/shifts.md", "tables/frontier.md", "tables/ablation.md", "tables/wise.md",
-          "tables/diagnostics.md", "tables/compute.md"]
+TABLES = ["tables/main.md", "tables/leaders.md", "tables/shifts.md", "tables/frontier.md", "tables/ablation.md",
+          "tables/wise.md", "tables/diagnostics.md", "tables/compute.md"]
 FIGURES = ["figures/frontier.png", "figures/shift.png", "figures/rtd_frontier.png", "figures/reliability.png",
            "figures/cka.png", "figures/tsne.png"]
 OUTPUTS = TABLES + FIGURES
