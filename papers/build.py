@@ -12,8 +12,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-SCRIPTS = ["table_main", "table_leaders", "table_shifts", "table_frontier", "table_ablation", "table_wise", "table_diagnostics",
-           "table_compute", "fig_frontier", "fig_shift", "fig_rtd_frontier", "fig_reliability", "fig_cka", "fig_tsne"]
+SCRIPTS = ["table_main", "table_leaders", "table_shifts", "table_frontier", "table_ablation", "table_wise",
+           "table_diagnostics", "table_compute", "fig_frontier", "fig_shift", "fig_rtd_frontier", "fig_reliability",
+           "fig_cka", "fig_tsne"]
 
 def write_variables(results, out:Path, df)->Path:
     "papers/_variables.yml from `paper_values` (every var of paper.qmd is defined: 'n/a' when results lack it)."
