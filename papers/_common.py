@@ -7,6 +7,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+def main_benchmarks(results, df)->list:
+    "The benchmarks with main runs, in the paper's order; none: `MissingResultsError` naming the command that runs them."
+    from rtd_nb import report as rp
+    bs = [b for b in rp.BENCH_LABELS if b in set(df[df.experiment == "main"].benchmark)]
+    if not bs: raise rp.MissingResultsError(f"no main runs under {results}: run {rp.PRODUCERS['main']}")
+    return bs
+
 def _placeholder(path:Path, msg:str):
     if path.suffix == ".md": path.write_text(f"*Not generated yet.* {msg}\n"); return
     import matplotlib; matplotlib.use("Agg")
