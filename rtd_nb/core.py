@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['VADER_SDIST', 'seed_everything', 'get_device', 'threads_per_job', 'preserve_mode', 'as_generator', 'attack_mode',
-           'check_nonneg', 'check_positive', 'synchronize', 'median_time', 'AssetMissingError', 'data_dir',
-           'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet', 'versions', 'config_hash',
-           'write_config', 'append_metrics', 'read_results', 'atomic_write', 'partial_files']
+__all__ = ['VADER_SDIST', 'PAPER_BENCHMARKS', 'seed_everything', 'get_device', 'threads_per_job', 'preserve_mode', 'as_generator',
+           'attack_mode', 'check_nonneg', 'check_positive', 'synchronize', 'median_time', 'AssetMissingError',
+           'data_dir', 'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet', 'versions',
+           'config_hash', 'write_config', 'append_metrics', 'read_results', 'atomic_write', 'partial_files']
 
 # %% ../nbs/00_core.ipynb #6e6c5476
 def seed_everything(seed:int, # the one seed of a run
@@ -133,6 +133,7 @@ def data_dir()->Path:
 
 # %% ../nbs/00_core.ipynb #eea834b0
 VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+PAPER_BENCHMARKS = ("vader", "fmnist-c")   # the embedded offline benchmarks: what the plan runs and the paper discusses
 
 def vader_sdist()->Path:
     "Path of the `vaderSentiment==3.3.2` sdist holding the 4-domain human-rated sentences."

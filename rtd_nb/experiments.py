@@ -8,7 +8,7 @@ import json, os, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
-                         append_metrics, get_device, atomic_write, threads_per_job)
+                         append_metrics, get_device, atomic_write, threads_per_job, PAPER_BENCHMARKS)
 from .api import (fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS, PROBE_FILE,
                         start_dir)
 from .models import load_model
@@ -20,12 +20,12 @@ from .baselines import wise_merge
 
 # %% auto #0
 __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', 'BENCHMARKS', 'MAIN_METHODS', 'EXTRAS', 'SEEDED',
-           'LR_SCALE', 'SEEDS', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'REL_COST', 'BASE_SECONDS', 'ABLATION_GRID',
-           'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb', 'method_kwargs',
-           'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row', 'run_experiment',
-           'runs_table', 'input_kind', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run', 'run_plan', 'reproduce',
-           'run_data', 'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells', 'ablation_plan',
-           'experiment_summary']
+           'LR_SCALE', 'SEEDS', 'RTD_VARIANTS', 'SWEEP_ALPHAS', 'PARTS', 'PAPER_PARTS', 'REL_COST', 'BASE_SECONDS',
+           'ABLATION_GRID', 'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb',
+           'method_kwargs', 'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row',
+           'run_experiment', 'runs_table', 'input_kind', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run',
+           'run_plan', 'reproduce', 'run_data', 'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells',
+           'ablation_plan', 'experiment_summary']
 
 # %% ../nbs/11_experiments.ipynb #810b35ec
 VISION_PERTURBATIONS = ["blur", "jitter", "jpeg", "noise", "motion"]
@@ -287,6 +287,8 @@ RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dic
                 "ar_on=perturbed": dict(ar_on="perturbed"), "one pass (ce_on=perturbed)": dict(ce_on="perturbed")}
 SWEEP_ALPHAS = (0.25, 0.5, 0.75)                                            # α = 0 and 1 are the runs' own two models
 PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")               # the parts of `plan`, in the paper's order
+PAPER_PARTS = ("shifts", "main", "frontier", "sweeps")                      # what `make paper` runs (ablations: its own)
+
 
 def input_kind(cfg:dict, # a `BENCHMARKS` or `BENCH_MODELS` entry
               )->str:
@@ -304,7 +306,7 @@ def _methods_for(bench:str, methods)->list:
 
 def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
          seeds:tuple=SEEDS, # the seeds of the seeded methods
-         benchmarks:tuple=("vader", "fmnist-c"), # the offline benchmarks
+         benchmarks:tuple=PAPER_BENCHMARKS, # the offline benchmarks
         )->list:
     ("The run specs of one part of the paper: "
      "dicts with `part`, `bench`, `method`, `seed` and `run_experiment` overrides.")
@@ -405,10 +407,16 @@ def _job(spec:dict, out_dir, device, overrides:dict)->tuple:
     return run_spec(spec, out_dir, device, **overrides), time.perf_counter() - t0
 
 
-def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated parts of `plan`, in order
+def _items(v, default:tuple, conv=str)->tuple:
+    "A tuple from a tuple/list, a comma-separated string or one value (None: `default`)."
+    if v is None: return tuple(default)
+    if isinstance(v, str): return tuple(conv(x.strip()) for x in v.split(",") if x.strip())
+    return tuple(conv(x) for x in v) if isinstance(v, (tuple, list)) else (conv(v),)
+
+def run_plan(parts:str|list|None=None, # parts of `plan` (a list, or comma-separated), in order (None: `PAPER_PARTS`)
              out_dir:str|Path="results", # results root
-             seeds:tuple=SEEDS, # seeds of the seeded methods
-             benchmarks:tuple=("vader", "fmnist-c"), # the offline benchmarks
+             seeds:tuple|str|None=None, # seeds of the seeded methods (None: `SEEDS`)
+             benchmarks:tuple|str|None=None, # the offline benchmarks (None: `PAPER_BENCHMARKS`)
              device=None, # default: CUDA if available
              log=print, # where progress lines go
              select=None, # keep only the specs for which `select(spec)` is true (None: all)
@@ -416,8 +424,9 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
              **overrides, # extra `run_experiment` arguments for every run
             )->pd.DataFrame:
     "Run every spec of `parts` (finished runs are loaded), with progress and an estimate of the time left."
-    parts = [p.strip() for p in parts.split(",")] if isinstance(parts, str) else list(parts)
-    specs = [s for p in parts for s in plan(p, tuple(seeds), tuple(benchmarks)) if select is None or select(s)]
+    parts, seeds = _items(parts, PAPER_PARTS), _items(seeds, SEEDS, int)
+    benchmarks = _items(benchmarks, PAPER_BENCHMARKS)
+    specs = [s for p in parts for s in plan(p, seeds, benchmarks) if select is None or select(s)]
     jobs = max(1, min(int(jobs), len(specs))) if get_device(device).type == "cpu" else 1
     base, rows, t00, done = dict(BASE_SECONDS), {}, time.perf_counter(), set()
     pending = list(range(len(specs)))
@@ -458,18 +467,18 @@ def run_plan(parts:str|list="shifts,main,frontier,sweeps", # comma-separated par
 # %% ../nbs/11_experiments.ipynb #bf4efecb
 def reproduce(part:str="main", # comma-separated parts of `plan` (shifts, main, frontier, sweeps, ablations)
               out_dir:str="results", # results root (the main job's default)
-              seeds:str="0,1,2", # seeds of the seeded methods, comma-separated
-              benchmarks:str="vader,fmnist-c", # offline benchmarks, comma-separated
+              seeds:str|None=None, # seeds of the seeded methods, comma-separated (None: the plan's, `SEEDS`)
+              benchmarks:str|None=None, # offline benchmarks, comma-separated (None: `PAPER_BENCHMARKS`)
               max_items:int|None=None, # cap on every split (None: the full data, the paper's setting)
               dry_run:bool=False, # list the specs (and their estimated time) without running them
               jobs:int=1, # specs side by side on a CPU, each with its share of the cores (`run_plan`)
              )->pd.DataFrame:
     "Run (or list) the parts of the paper's plan: one row per run, finished runs loaded."
-    parts = [p.strip() for p in str(part).split(",") if p.strip()]
+    parts = _items(part, ())
     bad = [p for p in parts if p not in PARTS]
     if bad or not parts: raise BadInputError(f"unknown part {', '.join(bad) or repr(part)}; "
                                              f"choose from {', '.join(PARTS)}")
-    sd, bs = tuple(int(s) for s in str(seeds).split(",")), tuple(b.strip() for b in str(benchmarks).split(","))
+    sd, bs = _items(seeds, SEEDS, int), _items(benchmarks, PAPER_BENCHMARKS)
     for b in bs: benchmark(b)
     if dry_run:
         rows = [dict(part=s["part"], bench=s["bench"], method=s["method"], seed=s["seed"],

@@ -10,24 +10,23 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt, seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from .core import read_results
+from .core import read_results, PAPER_BENCHMARKS
 from .evaluate import load_preds
 from .stats import paired_bootstrap, bootstrap_ci, run_cells
 from .methods import METHODS, plan_skip
 
 # %% auto #0
 __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'N_BOOT', 'PRODUCERS', 'LOWER_BETTER',
-           'UNRANKED', 'COST_KEYS', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES', 'PAPER_BENCHMARKS',
-           'PAPER_METHODS', 'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect',
-           'corruption_sets', 'per_seed', 'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci',
-           'label_runs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas',
-           'main_table', 'main_notes', 'to_markdown', 'leaders', 'leader_pairs', 'leader_table', 'leader_sentence',
-           'shifts_stats', 'shifts_table', 'shifts_sentence', 'bench_match', 'frontier_stats', 'frontier_choice',
-           'frontier_table', 'frontier_sentence', 'ablation_stats', 'ablation_table', 'wise_curves', 'wise_curve',
-           'wise_table', 'frontier_plot', 'shift_plot', 'rtd_frontier_plot', 'pool_bins', 'ece_from_bins',
-           'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot', 'compute_stats', 'compute_table', 'bench_table',
-           'pred_change', 'diagnostics_stats', 'diagnostics_table', 'diagnostics_sentence', 'snapshot_results', 'bkey',
-           'ci_sentence', 'rtd_sentence', 'paper_values']
+           'UNRANKED', 'COST_KEYS', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES', 'PAPER_METHODS',
+           'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect', 'corruption_sets', 'per_seed',
+           'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci', 'label_runs', 'delta_ci',
+           'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas', 'main_table', 'main_notes',
+           'to_markdown', 'leaders', 'leader_pairs', 'leader_table', 'leader_sentence', 'shifts_stats', 'shifts_table',
+           'shifts_sentence', 'bench_match', 'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence',
+           'ablation_stats', 'ablation_table', 'wise_curves', 'wise_curve', 'wise_table', 'frontier_plot', 'shift_plot',
+           'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot',
+           'compute_stats', 'compute_table', 'bench_table', 'pred_change', 'diagnostics_stats', 'diagnostics_table',
+           'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence', 'rtd_sentence', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
 METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT",
@@ -1271,7 +1270,6 @@ def snapshot_results(src:str|Path, # a results root
     return out
 
 # %% ../nbs/12_report.ipynb #3cc25b69
-PAPER_BENCHMARKS = ("vader", "fmnist-c")
 PAPER_METHODS = ("zeroshot", "lp-start", "ft", "lp", "lpft", "wise", "lora", "lipsum", "carft", "flyp", "sdft", "grace",
                  "digrap", "rtd")
 _COLKEYS = {"ID": "id", "OOD mean": "ood", "Δ_rob": "drob", "Worst group": "worst", "ECE ID": "ece_id",

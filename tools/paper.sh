@@ -12,16 +12,17 @@ cd "$(dirname "$0")/.."
 . .venv/bin/activate
 export MPLBACKEND=Agg PYTHONHASHSEED=0
 OUT=$(realpath -m "${OUT:-results}")
-PARTS=${PARTS:-shifts,main,frontier,sweeps}
-SEEDS=${SEEDS:-0,1,2} BENCHMARKS=${BENCHMARKS:-vader,fmnist-c} MAX_ITEMS=${MAX_ITEMS:-None}
-BENCH=${BENCH:-1}                         # 0: skip the step-time benchmark (the paper then uses the runs' own step times)
-JOBS=${JOBS:-2}                           # runs side by side on a CPU, each with its share of the cores
+# unset: None, the plan's own parts, seeds and benchmarks (rtd_nb.experiments: PAPER_PARTS, SEEDS, PAPER_BENCHMARKS)
+PARTS=${PARTS:-None} SEEDS=${SEEDS:-None} BENCHMARKS=${BENCHMARKS:-None} MAX_ITEMS=${MAX_ITEMS:-None}
+BENCH=${BENCH:-1}        # 0: skip the step-time benchmark (the paper then uses the runs' own step times)
+JOBS=${JOBS:-2}          # runs side by side on a CPU, each with its share of the cores
 mkdir -p "$OUT/notebooks"
 start=$(date +%s)
 step() { echo "[$(( $(date +%s) - start )) s] $*"; }
 
-step "papermill nbs/25_paper.ipynb (parts $PARTS, seeds $SEEDS, benchmarks $BENCHMARKS, max_items $MAX_ITEMS, jobs $JOBS)"
-nb="$OUT/notebooks/25_paper-${PARTS//,/-}.ipynb"
+step "papermill nbs/25_paper.ipynb (parts $PARTS, seeds $SEEDS, benchmarks $BENCHMARKS, max_items $MAX_ITEMS," \
+     "jobs $JOBS; None: the plan's)"
+tag=${PARTS/None/paper}; nb="$OUT/notebooks/25_paper-${tag//,/-}.ipynb"
 set +e
 papermill nbs/25_paper.ipynb "$nb" --cwd nbs --log-output --log-level INFO --no-progress-bar -p parts "$PARTS" \
   -p out_dir "$OUT" -p seeds "$SEEDS" -p benchmarks "$BENCHMARKS" -p max_items "$MAX_ITEMS" -p only "" \
@@ -31,7 +32,7 @@ rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || { echo "the plan stopped with an error (exit $rc): see $nb"; exit 1; }
 
-if [ "$BENCH" = 1 ] && [[ "$PARTS" == *frontier* ]]; then
+if [ "$BENCH" = 1 ] && [[ "$PARTS" == None || "$PARTS" == *frontier* ]]; then
   if [ -f "$OUT/bench/overhead.json" ]; then step "benchmark exists: kept ($OUT/bench/overhead.json)"
   else step "python bench/run.py (RTD's variants and the methods, MiniLM and EfficientNet at the paper's batch)"
        python bench/run.py --out "$OUT/bench" | tail -n +1; fi
