@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_experiments.ipynb #a15da49a
 from __future__ import annotations
-import json, os, time, warnings
+import json, os, shutil, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
@@ -24,8 +24,8 @@ __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', '
            'ABLATION_GRID', 'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb',
            'method_kwargs', 'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row',
            'run_experiment', 'runs_table', 'input_kind', 'plan', 'spec_cost', 'spec_dir', 'run_spec', 'find_run',
-           'run_plan', 'reproduce', 'run_data', 'wise_sweep_run', 'wise_run', 'run_notebook', 'ablation_cells',
-           'ablation_plan', 'experiment_summary']
+           'copy_run', 'run_plan', 'reproduce', 'run_data', 'wise_sweep_run', 'wise_run', 'run_notebook',
+           'ablation_cells', 'ablation_plan', 'experiment_summary']
 
 # %% ../nbs/11_experiments.ipynb #810b35ec
 VISION_PERTURBATIONS = ["blur", "jitter", "jpeg", "noise", "motion"]
@@ -314,8 +314,9 @@ def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
     if part == "shifts":
         out = [S(part=part, bench="vader", method="ft", seed=seeds[0], kw=dict(id_domain=d, init=i, extras=()))
                for d in VADER_DOMAINS for i in ("zeroshot", "lp")]
-        return out + [S(part=part, bench="fmnist-c", method="ft", seed=seeds[0], kw=dict(init=i, extras=()))
-                      for i in ("zeroshot", "lp")]
+        out += [S(part=part, bench="fmnist-c", method="ft", seed=seeds[0], kw=dict(init=i, extras=()))
+                for i in ("zeroshot", "lp")]
+        return [s for s in out if s["bench"] in benchmarks]
     if part == "main":
         return [S(part=part, bench=b, method=m, seed=s,
                   kw=dict(keep_weights=("ft", "lipsum", "rtd", "carft", "flyp", "lora", "lpft"), **_lr(b, m)))
@@ -370,6 +371,9 @@ def run_spec(spec:dict, # one entry of `plan(part)`
         t = wise_sweep_run(base, spec_dir(spec, out_dir), alphas=SWEEP_ALPHAS, tags=dict(method=spec["method"]),
                            device=device)
         return t.assign(method=spec["method"])
+    # the same training as the main part's FT run: filed again under shifts, nothing trained twice
+    if _twin(spec) and (src := _finished_twin(spec, out_dir, overrides)) is not None:
+        return experiment_summary(copy_run(src, spec_dir(spec, out_dir), tags))
     # FT's run, merged: no training of its own
     if spec["method"] == "wise" and spec["part"] == "main":
         d = spec_dir(spec, out_dir)
@@ -390,13 +394,49 @@ def find_run(folder:str|Path, # a benchmark's results folder
             return cfg.parent
     raise BadInputError(f"no finished {method} run (seed {seed}) with weights in {folder}: run the main part first")
 
+def _twin(spec:dict)->tuple|None:
+    ("The main part's spec that trains exactly the run `spec` asks for — a shifts FT from the benchmark's own ID "
+     "domain and start — else None.")
+    if spec["part"] != "shifts" or spec["method"] != "ft" or set(spec["kw"]) - {"init", "id_domain", "extras"}: return
+    b, kw = BENCHMARKS[spec["bench"]], spec["kw"]
+    if kw.get("init", b["init"]) == b["init"] and kw.get("id_domain") in (None, b["id_domain"]):
+        return ("main", spec["bench"], "ft", spec["seed"])
+
+_TWIN_KEYS = ("max_items", "epochs", "lr", "bs", "size", "wd", "model", "pretrained")
+
+def _finished_twin(spec:dict, out_dir, overrides:dict)->Path|None:
+    "The finished main FT run of `spec`'s twin under `out_dir`, trained with the same overrides, or None."
+    b = BENCHMARKS[spec["bench"]]
+    want = {k: overrides.get(k, b.get(k)) for k in _TWIN_KEYS if k in overrides or k in b}
+    for c in sorted((Path(out_dir)/"main"/spec["bench"]).glob("ft-*/config.json")):
+        cfg = json.loads(c.read_text())
+        if cfg.get("seed") == spec["seed"] and cfg.get("init") == b["init"] and finished(c.parent) and \
+           all(cfg.get(k) == v for k, v in want.items() if k in cfg): return c.parent
+
+def copy_run(src:str|Path, # a finished run
+             out_dir:str|Path, # the copy goes to out_dir/<method>-<hash>
+             tags:dict, # the copy's tags (e.g. its experiment)
+            )->Path:
+    ("The run `src` filed under another experiment: its config (with `tags` and `derived_from`), metrics and "
+     "predictions; nothing is trained or evaluated again.")
+    src = Path(src); base = json.loads((src/"config.json").read_text()); base.pop("versions", None)
+    cfg = dict(base, tags={**(base.get("tags") or {}), **tags}, derived_from=f"{src.parent.name}/{src.name}")
+    run = Path(out_dir)/f"{base['method']}-{config_hash(cfg)}"
+    if finished(run): return run
+    write_config(run, cfg)
+    for l in (json.loads(l) for l in (src/"metrics.jsonl").read_text().splitlines() if l.strip()):
+        l = {k: v for k, v in l.items() if k != "time"}
+        if (l["model"], l["split"]) not in _logged(run) or l["split"] == "epoch": append_metrics(run, l)
+    if (src/"preds.npz").exists(): atomic_write(run/"preds.npz", lambda t: shutil.copyfile(src/"preds.npz", t))
+    return run
+
 def _key(spec:dict)->tuple: return (spec["part"], spec["bench"], spec["method"], spec["seed"])
 
 def _needs(spec:dict)->tuple|None:
     "The spec whose output this one reads (a WiSE-FT merge: its FT run; a sweep: its main run), else None."
     if spec["part"] == "main" and spec["method"] == "wise": return ("main", spec["bench"], "ft", spec["seed"])
     if spec["part"] == "sweeps": return ("main", spec["bench"], spec["method"], spec["seed"])
-    return None
+    return _twin(spec)
 
 def _job_init(threads:int):
     "A plan worker: its share of the cores."
@@ -574,7 +614,7 @@ def wise_run(ft_run:str|Path, # a finished FT run with weights
     save_preds(run, {"final": preds})
     if z is not None:                                                   # the start's predictions, as in the FT run
         merged = dict(np.load(run/"preds.npz")); merged.update({k: z[k] for k in z.files if not k.startswith("final|")})
-        np.savez_compressed(run/"preds.npz", **merged)
+        atomic_write(run/"preds.npz", lambda t: np.savez_compressed(t, **merged))
     return run
 
 # %% ../nbs/11_experiments.ipynb #a7050590

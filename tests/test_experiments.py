@@ -88,20 +88,25 @@ def test_card_command_runs_on_fixture_and_fails_without_data(wroot, tmp_path):
 
 
 def test_plan_side_by_side_equals_one_at_a_time(tmp_path):
-    ("`run_plan(jobs=2)`: two worker processes, WiSE-FT after its FT run; the same rows as one at a time "
-     "(each spec seeds itself); rerun: everything loaded.")
+    ("`run_plan(jobs=2)`: two worker processes, WiSE-FT after its FT run, the shifts FT that is main's FT seed 0 "
+     "(movie, prompt head) filed from it once it exists; the same rows as one at a time (each spec seeds itself); "
+     "rerun: everything loaded.")
     import torch
-    from rtd_nb.experiments import run_plan
-    pick = lambda s: s["method"] in ("ft", "wise")
+    from rtd_nb.experiments import run_plan, _twin
+    pick = lambda s: s["method"] in ("ft", "wise") and (s["part"] == "main" or _twin(s) is not None)
     kw = dict(seeds=(0, 1), benchmarks=("vader",), select=pick, max_items=12, extras=(), log=lambda *a: None)
     threads = torch.get_num_threads(); torch.set_num_threads(1)        # the workers' thread count: 2 cores // 2 jobs
-    try: one = run_plan("main", tmp_path/"one", jobs=1, **kw)
+    try: one = run_plan("shifts,main", tmp_path/"one", jobs=1, **kw)
     finally: torch.set_num_threads(threads)
     lines = []
-    two = run_plan("main", tmp_path/"two", jobs=2, **dict(kw, log=lines.append))
-    assert "2 at a time" in lines[0] and len(lines) == 5
-    assert list(two.method) == list(one.method) == ["ft", "wise", "ft", "wise"] and list(two.seed) == [0, 0, 1, 1]
+    two = run_plan("shifts,main", tmp_path/"two", jobs=2, **dict(kw, log=lines.append))
+    assert "2 at a time" in lines[0] and len(lines) == 6
+    assert list(two.method) == list(one.method) == ["ft", "ft", "wise", "ft", "wise"]
+    assert list(two.part) == ["shifts"] + ["main"] * 4 and list(two.seed) == [0, 0, 0, 1, 1]
     cols = ["id_acc", "ood_acc", "worst_group"]
     assert two[cols].to_numpy().tolist() == one[cols].to_numpy().tolist()
-    again = run_plan("main", tmp_path/"two", jobs=2, **kw)
+    assert two[cols].iloc[0].tolist() == two[cols].iloc[1].tolist()               # the shifts FT is main's FT seed 0
+    sh = json.loads(next((tmp_path/"two"/"shifts"/"vader-movie-zeroshot").glob("ft-*/config.json")).read_text())
+    assert sh["tags"]["experiment"] == "shifts" and sh["derived_from"].startswith("vader/ft-")
+    again = run_plan("shifts,main", tmp_path/"two", jobs=2, **kw)
     assert (again.run_seconds < 15).all()                                                  # loaded, not trained
