@@ -24,17 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- Python environment -----------------------------------------------------------------------
-# --no-compile: pip would byte-compile every installed module (≈ 7 s of an 8 s install for transformers alone);
-# Python compiles the modules a process actually imports on first use and caches them in the venv instead.
 if [ ! -x .venv/bin/python ]; then say "creating .venv"; $PY -m venv .venv; fi
 . .venv/bin/activate
 python -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1')" 2>/dev/null || {
   say "pip install torch==2.14.1 torchvision==0.29.1"
-  pip install -q --no-compile --upgrade pip
-  pip install -q --no-compile torch==2.14.1 torchvision==0.29.1
+  pip install -q --upgrade pip
+  pip install -q torch==2.14.1 torchvision==0.29.1
 }
 say "pip install -e .[dev]"
-pip install -q --no-compile -e ".[dev]"
+pip install -q -e ".[dev]"
 python -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
 
 # --- offline assets ---------------------------------------------------------------------------
