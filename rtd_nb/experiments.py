@@ -287,7 +287,7 @@ RTD_VARIANTS = {"rtd": {}, "kd_frac=0.5": dict(kd_frac=0.5), "kd_frac=0.25": dic
                 "ar_on=perturbed": dict(ar_on="perturbed"), "one pass (ce_on=perturbed)": dict(ce_on="perturbed")}
 SWEEP_ALPHAS = (0.25, 0.5, 0.75)                                            # α = 0 and 1 are the runs' own two models
 PARTS = ("shifts", "main", "frontier", "sweeps", "ablations")               # the parts of `plan`, in the paper's order
-PAPER_PARTS = ("shifts", "main", "frontier", "sweeps")                      # what `make paper` runs (ablations: its own)
+PAPER_PARTS = ("shifts", "main", "frontier", "sweeps")                      # what `make paper` runs (not ablations)
 
 
 def input_kind(cfg:dict, # a `BENCHMARKS` or `BENCH_MODELS` entry
@@ -387,12 +387,24 @@ def find_run(folder:str|Path, # a benchmark's results folder
              method:str, seed:int, # the run's method and seed
              **overrides)->Path:
     "The finished main run of (method, seed) with weights in `folder` (for a WiSE-FT sweep)."
+    d = next((d for d in _runs_of(folder, method, seed, **overrides) if (d/WEIGHTS).exists()), None)
+    if d is None: raise BadInputError(f"no finished {method} run (seed {seed}) with weights in {folder}: "
+                                      "run the main part first")
+    return d
+
+def _runs_of(folder:str|Path, method:str, seed:int, **want):
+    "The run folders of (method, seed) in `folder` whose config agrees with `want` on every key it records."
     for cfg in sorted(Path(folder).glob("*/config.json")):
         c = json.loads(cfg.read_text())
-        if c.get("method") == method and c.get("seed") == seed and (cfg.parent/WEIGHTS).exists() and \
-           all(c.get(k) == v for k, v in overrides.items() if k in c):
-            return cfg.parent
-    raise BadInputError(f"no finished {method} run (seed {seed}) with weights in {folder}: run the main part first")
+        if c.get("method") == method and c.get("seed") == seed and \
+           all(c.get(k) == v for k, v in want.items() if k in c): yield cfg.parent
+
+def _copy_lines(src:Path, run:Path, keep=lambda l: True):
+    "Append `src`'s metrics lines that `keep` accepts to `run` (without their times): those not logged yet, and epochs."
+    for l in (json.loads(l) for l in (src/"metrics.jsonl").read_text().splitlines() if l.strip()):
+        if not keep(l): continue
+        l = {k: v for k, v in l.items() if k != "time"}
+        if (l["model"], l["split"]) not in _logged(run) or l["split"] == "epoch": append_metrics(run, l)
 
 def _twin(spec:dict)->tuple|None:
     ("The main part's spec that trains exactly the run `spec` asks for — a shifts FT from the benchmark's own ID "
@@ -408,10 +420,9 @@ def _finished_twin(spec:dict, out_dir, overrides:dict)->Path|None:
     "The finished main FT run of `spec`'s twin under `out_dir`, trained with the same overrides, or None."
     b = BENCHMARKS[spec["bench"]]
     want = {k: overrides.get(k, b.get(k)) for k in _TWIN_KEYS if k in overrides or k in b}
-    for c in sorted((Path(out_dir)/"main"/spec["bench"]).glob("ft-*/config.json")):
-        cfg = json.loads(c.read_text())
-        if cfg.get("seed") == spec["seed"] and cfg.get("init") == b["init"] and finished(c.parent) and \
-           all(cfg.get(k) == v for k, v in want.items() if k in cfg): return c.parent
+    runs = _runs_of(Path(out_dir)/"main"/spec["bench"], "ft", spec["seed"], **want)
+    return next((d for d in runs if json.loads((d/"config.json").read_text()).get("init") == b["init"]
+                 and finished(d)), None)
 
 def copy_run(src:str|Path, # a finished run
              out_dir:str|Path, # the copy goes to out_dir/<method>-<hash>
@@ -423,10 +434,7 @@ def copy_run(src:str|Path, # a finished run
     cfg = dict(base, tags={**(base.get("tags") or {}), **tags}, derived_from=f"{src.parent.name}/{src.name}")
     run = Path(out_dir)/f"{base['method']}-{config_hash(cfg)}"
     if finished(run): return run
-    write_config(run, cfg)
-    for l in (json.loads(l) for l in (src/"metrics.jsonl").read_text().splitlines() if l.strip()):
-        l = {k: v for k, v in l.items() if k != "time"}
-        if (l["model"], l["split"]) not in _logged(run) or l["split"] == "epoch": append_metrics(run, l)
+    write_config(run, cfg); _copy_lines(src, run)
     if (src/"preds.npz").exists(): atomic_write(run/"preds.npz", lambda t: shutil.copyfile(src/"preds.npz", t))
     return run
 
@@ -595,12 +603,7 @@ def wise_run(ft_run:str|Path, # a finished FT run with weights
     run = Path(out_dir)/f"wise-{config_hash(cfg)}"
     if finished(run): return run
     write_config(run, cfg)
-    lines = [json.loads(l) for l in (ft_run/"metrics.jsonl").read_text().splitlines() if l.strip()]
-    start = {l["model"] for l in lines if l["model"] not in ("final", "train")}
-    for l in lines:
-        if l["model"] in start or l["model"] == "train":
-            l = {k: v for k, v in l.items() if k != "time"}
-            if (l["model"], l["split"]) not in _logged(run) or l["split"] == "epoch": append_metrics(run, l)
+    _copy_lines(ft_run, run, keep=lambda l: l["model"] != "final")       # the start's and the training's lines
     seed_everything(base["seed"])
     enc = load_model(base["model"], base.get("pretrained"), device)
     data = run_data(base, enc, device)
