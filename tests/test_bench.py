@@ -46,12 +46,27 @@ def test_tiny_run_writes_wellformed_table(tmp_path):
     assert rows["RTD KD-only"]["ratios"][0] == pytest.approx(rows["RTD KD-only"]["times"][0] / rows["FT"]["times"][0])
 
 
-def test_isolated_processes(tmp_path):
-    r = bench_model("tiny-clip", {"FT": "ft", "RTD": "rtd --lam-ar 0"}, warmup=0, reps=1, isolate=True, jobs=2)
-    ft, rtd = r["methods"]
-    assert "error" not in ft and "error" not in rtd, r["methods"]
-    assert ft["step_rel"] == 1 and math.isfinite(r["ft_drift"]) and "VmHWM" in ft["memory_measure"]
-    assert rtd["step_rel_from"] == "pairs" and r["jobs"] == 2            # children side by side, each paired with FT
+def test_isolated_processes(monkeypatch):
+    ("One real isolated measurement (a fresh process: JSON arguments in, its own peak RSS and timings out); then the "
+     "orchestration around it: FT alone first and again last (drift), the other methods `jobs` at a time, each with "
+     "its share of the cores, each ratio from the pairs timed in its process.")
+    from rtd_nb import bench
+    from rtd_nb.core import threads_per_job
+    child = bench._isolated("tiny-clip", "rtd --lam-ar 0", 8, 0, "cpu", 0, 1, (), threads=1)
+    assert "VmHWM" in child["memory_measure"] and child["step_s"] > 0 and len(child["ratios"]) == 1
+    inp, calls = bench.bench_inputs("tiny-clip", 8, 0, "cpu"), []
+    def here(key, spec, bs, seed, device, warmup, reps, patches, threads=None):     # the child's work, in this process
+        calls.append((spec, threads))
+        return bench.measure_method(inp, spec, warmup, reps)
+    monkeypatch.setattr(bench, "_isolated", here)
+    r = bench_model("tiny-clip", {"FT": "ft", "RTD": "rtd --lam-ar 0", "KD T2": "rtd --lam-ar 0 --T 2"}, warmup=0,
+                    reps=1, isolate=True, jobs=2)
+    ft, *rest = r["methods"]
+    assert [c[0] for c in calls[:1] + calls[-1:]] == ["ft", "ft"] and len(calls) == 4          # FT first and last
+    assert {c[0] for c in calls[1:3]} == {"rtd --lam-ar 0", "rtd --lam-ar 0 --T 2"}
+    assert {c[1] for c in calls} == {threads_per_job(2)} and r["jobs"] == 2
+    assert "error" not in ft and ft["step_rel"] == 1 and math.isfinite(r["ft_drift"])
+    assert all(m["step_rel_from"] == "pairs" and "error" not in m for m in rest), rest
 
 
 def test_tag_and_setup_time(tmp_path):

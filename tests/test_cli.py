@@ -29,11 +29,11 @@ def csvs(tmp_path_factory):
 
 
 def test_train_eval_end_to_end(csvs):
-    r = cli("train", "--model", "minilm", "--data", "reviews.csv", "--text-col", "text", "--label-col", "label",
-            "--method", "rtd", "--lam-kd", "0.5", "--lam-ar", "0", "--lr", "1e-4", "--bs", "8", "--max-len", "32",
-            "--max-items", "16", "--out-dir", "runs", "--quiet", cwd=csvs)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "zeroshot accuracy" in r.stdout and "rtd macro-F1" in r.stdout and "ID: id_test" in r.stdout
+    code, out, err = run("train", "--model", "minilm", "--data", "reviews.csv", "--text-col", "text", "--label-col",
+                         "label", "--method", "rtd", "--lam-kd", "0.5", "--lam-ar", "0", "--lr", "1e-4", "--bs", "8",
+                         "--max-len", "32", "--max-items", "16", "--out-dir", "runs", "--quiet", cwd=csvs)
+    assert code == 0, err[-2000:]
+    assert "zeroshot accuracy" in out and "rtd macro-F1" in out and "ID: id_test" in out
     run_dir = next((csvs/"runs").glob("rtd-*"))
     cfg = json.loads((run_dir/"config.json").read_text())
     assert cfg["hparams"]["lam_kd"] == 0.5 and cfg["hparams"]["lam_ar"] == 0 and cfg["text_col"] == "text"
@@ -42,7 +42,8 @@ def test_train_eval_end_to_end(csvs):
     assert "ID: tweets" in out and "rtd accuracy" in out
     lines = [json.loads(l) for l in (run_dir/"metrics.jsonl").read_text().splitlines()]
     assert {"final@tweets"} <= {l["model"] for l in lines}
-    # bad input through the real process: exit code 1, one line, no traceback
+    # then through the real process (`python -m rtd_nb.cli`, what the console script runs): bad input gives exit
+    # code 1, one line, no traceback
     r = cli("eval", run_dir, "--data", "tweets.csv", "--text-col", "review", cwd=csvs)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     last = r.stderr.strip().splitlines()[-1]
