@@ -59,13 +59,12 @@ def data(tmp_path_factory):
 
 # 1 ------------------------------------------------------------------------------------------------------------------
 def test_01_relative_image_folder_path(data, tmp_path):
-    ("A relative image folder (`imgs_ok`, `./imgs_ok/`) trains from the command line, "
-     "and is the same run as its absolute path.")
+    ("A relative image folder (`imgs_ok`, `./imgs_ok/`) trains from the command line (its `main`, in the folder: the "
+     "console script itself is run by the tests below), and is the same run as its absolute path.")
     shutil.copytree(data/"imgs_ok", tmp_path/"imgs_ok")
     for spelling in ("imgs_ok", "./imgs_ok/", tmp_path/"imgs_ok"):
-        run = rtd_nb if spelling == "imgs_ok" else rtd_nb_here      # the console script once, then its `main`
-        r = run("train", "--model", "tiny-clip", "--data", spelling, "--method", "ft", "--epochs", "0", "--bs", "8",
-                "--out-dir", "runs", "--quiet", cwd=tmp_path)
+        r = rtd_nb_here("train", "--model", "tiny-clip", "--data", spelling, "--method", "ft", "--epochs", "0",
+                        "--bs", "8", "--out-dir", "runs", "--quiet", cwd=tmp_path)
         assert r.returncode == 0, r.stderr[-2000:]
         assert "cannot be decoded" not in r.stderr and "zeroshot accuracy" in r.stdout
     assert len(runs(tmp_path/"runs")) == 1

@@ -43,8 +43,10 @@ echo "(notebooks: $(( $(date +%s) - t )) s)"
 echo "== pytest tests/"
 t=$(date +%s)
 # two pytest-xdist workers, a test file per worker at a time (module fixtures stay in one process), each worker with its
-# share of the cores (tests/conftest.py)
-RTD_DOCS_EXPECT_CACHED=1 python -m pytest tests/ -q -p no:cacheprovider --durations=30 -n "${RTD_TEST_WORKERS:-2}" --dist loadfile || fail=1
+# share of the cores, the longest files first (tests/conftest.py; --no-loadscope-reorder keeps that order instead of
+# xdist's most-tests-first)
+RTD_DOCS_EXPECT_CACHED=1 python -m pytest tests/ -q -p no:cacheprovider --durations=30 -n "${RTD_TEST_WORKERS:-2}" \
+  --dist loadfile --no-loadscope-reorder || fail=1
 echo "(pytest: $(( $(date +%s) - t )) s)"
 
 if [ $in_git = 1 ]; then
