@@ -547,7 +547,7 @@ def shifts_table(root:str|Path, df:pd.DataFrame|None=None, n_boot:int=N_BOOT)->p
                          "worst OOD split: FT − start": [f"{s}: {pt(r, x)}" for s, r, x in
                                                          zip(st.worst_split, st.d_worst, st.worst_change)]})
 
-def _count(n:int, what:str)->str: return f"{n} {what}{'' if n == 1 else 's'}"
+def _count(n:int, what:str)->str: return f"{n} {what}{'' if n == 1 else 'es' if what.endswith('s') else 's'}"
 
 def _setting(r)->str:
     dom = f", {r.id_domain} as ID" if isinstance(r.id_domain, str) and r.id_domain else ""
