@@ -19,12 +19,12 @@ def _nb(path, *sources):
 @pytest.fixture(scope="module")
 def forked():
     "The fork server, preloading one module (the real list only makes it slower to start)."
-    E._ctx, pre = None, E.PRELOAD
-    E.PRELOAD = ["json"]
+    pre = E._ctx, E.PRELOAD
+    E._ctx, E.PRELOAD = None, ["json"]
     ctx = E._context("1")
     assert ctx is not None and ctx.get_start_method() == "forkserver"
     yield ctx
-    E.PRELOAD = pre
+    E._ctx, E.PRELOAD = pre
 
 
 def test_ok_failing_and_timed_out_notebooks(forked, tmp_path):

@@ -126,6 +126,20 @@ def _threads(workers:int)->str:
     from rtd_nb.core import threads_per_job     # the library's rule (imported here: only executing needs it)
     return str(threads_per_job(workers))
 
+def _child_env(env:dict, threads:str)->dict:
+    "A child's environment (changed in place): tools/ first on PYTHONPATH (once), OMP/MKL threads unless set."
+    env['PYTHONPATH'] = os.pathsep.join([str(ROOT/'tools')] + [
+        p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p and p != str(ROOT/'tools')])
+    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): env.setdefault(k, threads)
+    return env
+
+def _child(src:Path, dst:Path, mode:str)->int:
+    "What a child process runs, spawned or forked: the notebook from the repository root; 1 if a cell failed."
+    os.chdir(ROOT)
+    try: execute_nb(src, dst, mode)
+    except CellError as e: print(e, file=sys.stderr); return 1
+    return 0
+
 # What every notebook imports, imported once in a fork server: each notebook's process is a fork of it, so the ~5 s of
 # importing torch, fastai, transformers and rtd_nb is paid once per run instead of once per notebook. The notebooks
 # still run each in its own process (own session, nothing shared once forked); RTD_DOCS_PRELOAD=0 spawns fresh ones.
@@ -144,9 +158,7 @@ def _context(threads:str):
         if os.environ.get('RTD_DOCS_PRELOAD', '1') == '0' or 'forkserver' not in mp.get_all_start_methods():
             _ctx = False
         else:
-            for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(k, threads)
-            os.environ['PYTHONPATH'] = os.pathsep.join([str(ROOT/'tools')] + [
-                p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p and p != str(ROOT/'tools')])
+            _child_env(os.environ, threads)     # the server's environment is every child's
             _ctx = mp.get_context('forkserver')
             _ctx.set_forkserver_preload(PRELOAD)
     return _ctx or None
@@ -162,11 +174,8 @@ def _forked(src:str, dst:str, mode:str, out:str, threads:int):
     os.dup2(fd, 1); os.dup2(fd, 2)
     sys.stdout = open(1, 'w', buffering=1, closefd=False); sys.stderr = open(2, 'w', buffering=1, closefd=False)
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(threads)
-    os.chdir(ROOT)
-    rc = 0
-    try: execute_nb(Path(src), Path(dst), mode)
-    except CellError as e: print(e, file=sys.stderr); rc = 1
-    except BaseException:
+    try: rc = _child(Path(src), Path(dst), mode)
+    except BaseException:                               # what a fresh interpreter would print before exiting with 1
         import traceback; traceback.print_exc(); rc = 1
     sys.stdout.flush(); sys.stderr.flush()
     ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
@@ -200,10 +209,7 @@ def run_child(src:Path, dst:Path, mode:str, timeout:float, workers:int=1)->tuple
 def _run_spawned(src:Path, dst:Path, mode:str, timeout:float, workers:int=1)->tuple:
     "A fresh interpreter for the notebook (RTD_DOCS_PRELOAD=0, or no fork server on this platform)."
     cmd = [sys.executable, '-m', 'docsite.execute', '--child', str(src), str(dst), mode]
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([str(ROOT/'tools')] +
-                                        [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
-    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): env.setdefault(k, _threads(workers))
+    env = _child_env(dict(os.environ), _threads(workers))
     t0 = time.time()
     with tempfile.TemporaryFile('w+') as f:
         p = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -326,10 +332,7 @@ def main(argv=None)->int:
     a = ap.parse_args(argv)
     if a.child:
         src, dst, mode = a.child
-        os.chdir(ROOT)
-        try: execute_nb(Path(src).resolve(), Path(dst).resolve(), mode)
-        except CellError as e: print(e, file=sys.stderr); return 1
-        return 0
+        return _child(Path(src).resolve(), Path(dst).resolve(), mode)
     os.chdir(ROOT)
     res = execute_all(workers=a.workers, timeout=a.timeout, force=a.force, only=a.only)
     if a.save_durations: save_durations(res)
