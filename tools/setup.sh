@@ -26,13 +26,22 @@ fi
 # --- Python environment -----------------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then say "creating .venv"; $PY -m venv .venv; fi
 . .venv/bin/activate
-python -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1')" 2>/dev/null || {
-  say "pip install torch==2.14.1 torchvision==0.29.1"
-  pip install -q --upgrade pip
-  pip install -q torch==2.14.1 torchvision==0.29.1
+# uv (from PyPI) with pip's own settings (tools/uv_args.py) installs the same packages as pip, several times faster
+# (torch's 5 GB, the dev extras' resolution); pip does it when uv cannot (RTD_NB_PIP=1: always pip)
+install() {
+  if [ "${RTD_NB_PIP:-0}" != 1 ] && { [ -x .venv/bin/uv ] || pip install -q uv >/dev/null 2>&1; }; then
+    # shellcheck disable=SC2046
+    .venv/bin/uv pip install -q --python .venv/bin/python $(python tools/uv_args.py) "$@" && return 0
+    say "uv could not install $*: pip installs it"
+  fi
+  pip install -q "$@"
 }
-say "pip install -e .[dev]"
-pip install -q -e ".[dev]"
+python -c "import torch, torchvision; assert torch.__version__.startswith('2.14.1')" 2>/dev/null || {
+  say "install torch==2.14.1 torchvision==0.29.1"
+  install torch==2.14.1 torchvision==0.29.1
+}
+say "install -e .[dev]"
+install -e ".[dev]"
 python -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
 
 # --- offline assets ---------------------------------------------------------------------------
