@@ -11,9 +11,10 @@ setup:
 paper: setup
 	bash tools/paper.sh
 
-# the seeds' ablation grid (RTD: T x lambda_KD x lambda_AR, AR-only, perturbations, layers; Lipsum-FT: L, M, KLD, bank)
+# RTD's cost frontier (its cost variants, then the step-time benchmark) and the seeds' ablation grid (RTD: T x lambda_KD
+# x lambda_AR, AR-only, perturbations, layers; Lipsum-FT: L, M, KLD, bank), into the same results as make paper
 ablations: setup
-	PARTS=ablations BENCH=0 bash tools/paper.sh
+	PARTS=frontier,ablations bash tools/paper.sh
 
 test: setup
 	bash tools/test.sh

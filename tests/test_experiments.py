@@ -101,3 +101,17 @@ def test_plan_side_by_side_equals_one_at_a_time(tmp_path):
     assert sh["tags"]["experiment"] == "shifts" and sh["derived_from"].startswith("vader/ft-")
     again = run_plan("shifts,main", tmp_path/"two", jobs=1, **kw)                          # loading needs no workers
     assert (again.run_seconds < 15).all()                                                  # loaded, not trained
+
+
+def test_frontier_default_is_mains_rtd_filed_again(tmp_path):
+    "The frontier's default RTD variant is the main part's RTD run (seed 0) filed under frontier: nothing retrained."
+    from rtd_nb.experiments import run_plan, _twin
+    pick = lambda s: s["method"] == "rtd" and s["seed"] == 0 and (s["part"] == "main" or _twin(s) is not None)
+    t = run_plan("main,frontier", tmp_path, seeds=(0,), benchmarks=("vader",), select=pick, max_items=12, extras=(),
+                 log=lambda *a: None)
+    assert list(t.part) == ["main", "frontier"] and t.run_seconds.iloc[1] < 15
+    cols = ["id_acc", "ood_acc", "worst_group"]
+    assert t[cols].iloc[0].tolist() == t[cols].iloc[1].tolist()
+    cfg = json.loads(next((tmp_path/"frontier"/"vader").glob("rtd-*/config.json")).read_text())
+    assert cfg["tags"]["experiment"] == "frontier" and cfg["tags"]["variant"] == "rtd"
+    assert cfg["derived_from"].startswith("vader/rtd-")

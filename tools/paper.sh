@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The main job: papermill runs nbs/25_paper.ipynb, which runs the paper's plan (rtd_nb.experiments.plan) on the embedded
-# real data (the offline models and shifts) at full scale — where fine-tuning loses robustness, the main tables, RTD's
-# cost frontier, the WiSE-FT sweeps — writing config.json + metrics.jsonl (+ per-example predictions) per run under $OUT
-# (appended, never overwritten; finished runs are loaded, so a stopped job resumes and can run in parts); then the
-# step-time benchmark of RTD's variants (bench/run.py), and every figure and table of the paper from those files.
+# real data (the offline models and shifts) at full scale — where fine-tuning loses robustness, the main tables, the
+# WiSE-FT sweeps — writing config.json + metrics.jsonl (+ per-example predictions) per run under $OUT (appended, never
+# overwritten; finished runs are loaded, so a stopped job resumes and can run in parts); then every figure and table of
+# the paper from those files. With PARTS=frontier,... (`make ablations`) it also runs the step-time benchmark of RTD's
+# variants and the methods (bench/run.py); without it, the paper's compute table uses the runs' own step times.
 # A GPU is used when present. Knobs for a quicker look (the default is the full plan):
 #   PARTS=main SEEDS=0 MAX_ITEMS=400 BENCHMARKS=vader OUT=results JOBS=1 bash tools/paper.sh
-# `make ablations` runs the seeds' ablation grid (PARTS=ablations) into the same results root.
+# `make ablations` runs RTD's cost frontier and the seeds' ablation grid (PARTS=frontier,ablations) into the same root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -14,7 +15,7 @@ export MPLBACKEND=Agg PYTHONHASHSEED=0
 OUT=$(realpath -m "${OUT:-results}")
 # unset: None, the plan's own parts, seeds and benchmarks (rtd_nb.experiments: PAPER_PARTS, SEEDS, PAPER_BENCHMARKS)
 PARTS=${PARTS:-None} SEEDS=${SEEDS:-None} BENCHMARKS=${BENCHMARKS:-None} MAX_ITEMS=${MAX_ITEMS:-None}
-BENCH=${BENCH:-1}        # 0: skip the step-time benchmark (the paper then uses the runs' own step times)
+BENCH=${BENCH:-1}        # 0: skip the step-time benchmark of a frontier run (the paper then uses the runs' step times)
 JOBS=${JOBS:-2}          # runs side by side on a CPU, each with its share of the cores
 mkdir -p "$OUT/notebooks"
 start=$(date +%s)
@@ -32,7 +33,7 @@ rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || { echo "the plan stopped with an error (exit $rc): see $nb"; exit 1; }
 
-if [ "$BENCH" = 1 ] && [[ "$PARTS" == None || "$PARTS" == *frontier* ]]; then
+if [ "$BENCH" = 1 ] && [[ "$PARTS" == *frontier* ]]; then
   if [ -f "$OUT/bench/overhead.json" ]; then step "benchmark exists: kept ($OUT/bench/overhead.json)"
   else step "python bench/run.py (RTD's variants and the methods, MiniLM and EfficientNet at the paper's batch)"
        python bench/run.py --out "$OUT/bench" | tail -n +1; fi
