@@ -17,13 +17,13 @@ from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine
 from fastai.data.load import DataLoader
 import fastai.callback.progress  # progress bars (and `Learner.no_bar`)
 from .core import (seed_everything, write_config, config_hash, check_positive, check_nonneg, append_metrics,
-                         atomic_write, partial_files)
+                         atomic_write, partial_files, get_device)
 from .models import (load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder, is_openclip,
                            openclip)
 from .data import ShiftData
 from .callbacks import StepTimer, epoch_terms, default_ar_layers
 from .methods import get_method, check_hparams, prepare_model, method_learner
-from .evaluate import evaluate, evaluate_preds, log_eval, save_preds, Preds
+from .evaluate import evaluate, evaluate_preds, log_eval, save_preds, Preds, eval_precision as eval_precision_of
 from .baselines import fit_probe, LP_CS
 from .user_data import (BadInputError, KNOWN_DATA, load_data, example_csv, data_fingerprint, check_source,
                               check_data_args, DATA_ARGS, _eval_sets, _ood_items, _known_data, _enc_info, _is_known)
@@ -364,7 +364,9 @@ def start_dir(cfg:dict, # a run's config (as `fine_tune` builds it, or read from
              )->Path:
     "The run's start in the cache `starts`: one folder for every method of a (model, data, seed, start)."
     ident = run_identity(cfg)
-    return Path(starts)/config_hash({k: ident.get(k) for k in START_KEYS})
+    key = {k: ident.get(k) for k in START_KEYS}
+    if ident.get("eval_precision"): key["eval_precision"] = ident["eval_precision"]     # evaluated at bf16: its own
+    return Path(starts)/config_hash(key)
 
 def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
     ("Evaluate the starting model, or load its evaluation (cached in `starts`): "
@@ -377,7 +379,7 @@ def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
                                                    for p, dl in zip(preds.values(), sd.tests.values())):
                 store.update(preds); return evaluate_preds(preds)
         except Exception: pass                                       # unreadable cache: evaluate again
-    r = evaluate(clf, sd.tests, store_preds=store)
+    r = evaluate(clf, sd.tests, store_preds=store, precision=cfg.get("eval_precision", "fp32"))
     _save_atomic(dict(store), d/"preds.pt")
     return r
 
@@ -444,6 +446,7 @@ def fine_tune(model, # `load_model` name ("minilm", "effnet-minilm", "ViT-B-32:o
               init:str="zeroshot", # start & frozen teacher: "zeroshot" (prompt head), "lp" (probe on backbone features)
               tags:dict|None=None, # free labels in config.json (e.g. benchmark, experiment); part of the run's identity
               starts_dir:str|Path|None=None, # shared cache of the starting model's evaluation (None: out_dir/.starts)
+              eval_precision:str="fp32", # evaluations at "fp32", "bf16" (autocast) or "auto" (bf16 where native)
               **kwargs, # `load_data` options (text_col=, fracs=, …), else method hyper-parameters (lam_kd=0.5, T=4.0)
              )->Result:
     "Fine-tune `model` on `data` with `method`, evaluate ID and OOD, write the run's files, and return a `Result`."
@@ -467,6 +470,8 @@ def fine_tune(model, # `load_model` name ("minilm", "effnet-minilm", "ViT-B-32:o
                sched=sched, warmup=warmup, seed=seed, **{k: a[k] for k in DATA_ARGS}, prompts=prompts,
                stochastic=t["stochastic"], init=init)
     if init == "lp": cfg["probe"] = PROBE
+    # recorded when not fp32 (the runs written before it existed keep their names)
+    if (ep := eval_precision_of(eval_precision, get_device(device))) != "fp32": cfg["eval_precision"] = ep
     if max_steps is not None: cfg["max_steps"] = max_steps
     if tags: cfg["tags"] = {k: _jsonable(v) for k, v in dict(tags).items()}
     run_dir = Path(out_dir)/f"{m.name}-{config_hash(run_identity(cfg))}"
@@ -518,7 +523,8 @@ def _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretraine
         with bar, logging: _fit(learn, epochs, t["lr"], t["wd"], cfg["sched"], t["warmup"], t["max_steps"])
         if ("train", "summary") not in logged:
             for rec in train_record(learn, timer.times, time.perf_counter() - t0, theta0): append_metrics(run_dir, rec)
-        metrics["final"] = evaluate(learn.model, sd.tests, store_preds=preds["final"])
+        metrics["final"] = evaluate(learn.model, sd.tests, store_preds=preds["final"],
+                                    precision=cfg.get("eval_precision", "fp32"))
     save_preds(run_dir, {k: v for k, v in preds.items() if v})
     res = Result(learn.model, learn, metrics, json.loads(json.dumps(cfg, default=str)), run_dir, sd, preds)
     if t["save_weights"]: res.save(run_dir)
@@ -691,7 +697,7 @@ class Result:
                                     c.get("data_root"), max_items, 0).items():
                 tests[k if k not in tests else f"{k}-ood"] = DataLoader(ds, bs=bs, shuffle=False,
                                                                         device=_device(self.model))
-        r = evaluate(self.model, tests, id_key=next(iter(tests)))
+        r = evaluate(self.model, tests, id_key=next(iter(tests)), precision=c.get("eval_precision", "fp32"))
         self.metrics[label] = r
         if log and self.run_dir is not None: log_eval(self.run_dir, r, model=label)
         t = metrics_table({self._label("final"): r}, id_key=next(iter(tests)))

@@ -5,7 +5,7 @@
 # %% ../nbs/08_evaluate.ipynb #3d381269
 from __future__ import annotations
 import copy, json, warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
@@ -19,11 +19,12 @@ from .core import append_metrics, read_results, check_positive, atomic_write
 from .callbacks import StepTimer
 
 # %% auto #0
-__all__ = ['PREDS', 'model_of', 'model_device', 'eval_mode', 'Preds', 'predict', 'embed', 'split_metrics', 'group_accuracy',
-           'adversarial_accuracy', 'evaluate_preds', 'evaluate', 'log_eval', 'results_table', 'save_preds',
-           'load_preds', 'calibration_bins', 'reliability_diagram', 'reliability_diagrams', 'mahalanobis',
-           'ClassGaussians', 'near_far', 'shift_distances', 'acc_vs_distance', 'plot_acc_vs_distance', 'count_params',
-           'flops_per_example', 'measure_cost', 'cost_table']
+__all__ = ['EVAL_PRECISIONS', 'PREDS', 'model_of', 'model_device', 'eval_mode', 'bf16_native', 'eval_precision', 'autocast',
+           'Preds', 'predict', 'embed', 'split_metrics', 'group_accuracy', 'adversarial_accuracy', 'evaluate_preds',
+           'evaluate', 'log_eval', 'results_table', 'save_preds', 'load_preds', 'calibration_bins',
+           'reliability_diagram', 'reliability_diagrams', 'mahalanobis', 'ClassGaussians', 'near_far',
+           'shift_distances', 'acc_vs_distance', 'plot_acc_vs_distance', 'count_params', 'flops_per_example',
+           'measure_cost', 'cost_table']
 
 # %% ../nbs/08_evaluate.ipynb #20e16c4e
 def model_of(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a `nn.Module`
@@ -50,6 +51,32 @@ def eval_mode(model:nn.Module, # switched to eval inside the block
     finally:
         for m, t in modes: m.training = t
 
+# %% ../nbs/08_evaluate.ipynb #9329ebaa
+EVAL_PRECISIONS = ("fp32", "bf16", "auto")
+
+def bf16_native(device, # a device (or its name)
+               )->bool:
+    "Whether `device` runs bf16 matrix products natively: a CUDA GPU with bf16, a CPU with AVX-512 BF16 or AMX."
+    d = torch.device(device)
+    if d.type == "cuda": return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if d.type == "cpu": return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return False
+
+def eval_precision(precision:str, # "fp32", "bf16" or "auto" (bf16 where `device` runs it natively, else fp32)
+                   device="cpu", # where the model runs
+                  )->str:
+    "The precision an evaluation on `device` runs at: 'fp32' or 'bf16'."
+    if precision not in EVAL_PRECISIONS:
+        raise ValueError(f"eval_precision must be one of {', '.join(EVAL_PRECISIONS)}, got {precision!r}")
+    return ("bf16" if bf16_native(device) else "fp32") if precision == "auto" else precision
+
+def autocast(precision:str, # "fp32" (no autocast) or "bf16"
+             device, # where the model runs
+            ):
+    "A bf16 autocast context for `device`, or a no-op for fp32."
+    d = torch.device(device)
+    return torch.autocast(d.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
 # %% ../nbs/08_evaluate.ipynb #f85f394a
 @dataclass
 class Preds:
@@ -73,9 +100,11 @@ def predict(learn_or_model:Learner|nn.Module, # the model to run
             fn=None, # what to compute from `x` (default: the model's forward, i.e. logits)
             max_items:int|None=None, # stop after this many items (None: the whole loader)
             groups:bool=True, # also return the groups (needs a loader that does not shuffle)
+            precision:str="fp32", # "fp32", or "bf16": the forward under bf16 autocast (see `eval_precision`)
            )->Preds:
     "Run `fn` (default the model) over `dl` in eval mode without gradients; outputs, targets and groups on the CPU."
     model = model_of(learn_or_model); fn = fn or model; dev = model_device(model)
+    cast = autocast(eval_precision(precision, dev), dev)
     ds_groups = getattr(getattr(dl, "dataset", None), "groups", None) if groups else None
     if ds_groups is not None and _shuffles(dl):
         raise ValueError("this loader shuffles, so its dataset's `groups` would not line up with the predictions: "
@@ -90,7 +119,8 @@ def predict(learn_or_model:Learner|nn.Module, # the model to run
             x = x.to(dev)
             # images: same values, conv nets ~1.8x faster on CPU
             if x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)
-            outs.append(fn(x).float().cpu()); ys.append(torch.as_tensor(y).cpu())
+            with cast: o = fn(x)
+            outs.append(o.float().cpu()); ys.append(torch.as_tensor(y).cpu())
             if g is not None and groups: gs.append(np.asarray(g.cpu() if isinstance(g, Tensor) else g))
             n += len(ys[-1])
             if max_items is not None and n >= max_items: break
@@ -220,6 +250,7 @@ def evaluate(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a model g
              adv_max_items:int|None=None, # attack at most this many items per loader
              seed:int=0, # seed of the PGD random start
              store_preds:dict|None=None, # if a dict is given, it is filled with `{loader: Preds}` (for plots)
+             precision:str="fp32", # the forward passes' precision: "fp32", "bf16" or "auto" (`eval_precision`)
             )->dict:
     "Every metric of the protocol on every loader, as one flat dict with named keys (see above)."
     if not isinstance(loaders, dict) or not loaders:
@@ -227,7 +258,7 @@ def evaluate(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a model g
     if id_key not in loaders:
         raise KeyError(f"id_key={id_key!r} is not among the loaders {list(loaders)}; pass id_key=")
     model = model_of(learn_or_model)
-    preds = {k: predict(model, dl) for k, dl in loaders.items()}
+    preds = {k: predict(model, dl, precision=precision) for k, dl in loaders.items()}
     if store_preds is not None: store_preds.update(preds)
     res = evaluate_preds(preds, id_key, n_bins)
     if adv_eps is not None:

@@ -14,7 +14,7 @@ from .api import (fine_tune, finished, BadInputError, build_classifier, load_dat
 from .models import load_model
 from .perturb import Perturb
 from .methods import get_method, method_hparams, plan_skip
-from .evaluate import calibration_bins, shift_distances, evaluate, log_eval, _logged
+from .evaluate import calibration_bins, shift_distances, evaluate, log_eval, _logged, eval_precision
 from .analysis import cka_per_layer, tsne_frame
 from .baselines import wise_merge
 
@@ -36,11 +36,11 @@ VADER_DOMAINS = ("movie", "tweets", "amazon", "nyt")
 BENCHMARKS = {
     "vader": dict(model="minilm", pretrained=None, data="vader", id_domain="movie", init="zeroshot",
                   prompts=["this is a {} review."], lr=3e-5, bs=32, epochs=1, max_items=None, size=None,
-                  perturbations=TEXT_PERTURBATION_NAMES,
+                  perturbations=TEXT_PERTURBATION_NAMES, eval_precision="auto",
                   doc="MiniLM; VADER sentences of one domain (ID, movie reviews by default) → the other three (OOD)"),
     "fmnist-c": dict(model="effnet-minilm", pretrained=None, data="fmnist-c", id_domain=None, init="lp",
                      prompts=["a photo of a {}."], lr=3e-4, bs=64, epochs=2, max_items=None, size=64,
-                     perturbations=VISION_PERTURBATIONS,
+                     perturbations=VISION_PERTURBATIONS, eval_precision="auto",
                      doc="EfficientNet-Lite0 (linear-probe start); clean Fashion-MNIST (ID) → "
                          "its 15 ImageNet-C corruptions (OOD)"),
     "camelyon17": dict(model="ViT-B-32", pretrained="openai", data="camelyon17", id_domain=None, init="zeroshot",
@@ -225,6 +225,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                    tags:dict|None=None, # extra labels for config.json (e.g. experiment="ablation", ablation="kd-only")
                    progress:bool=False, # fastai progress bars
                    device=None, # default: CUDA if available
+                   eval_precision:str|None=None, # "fp32", "bf16" or "auto" (bf16 where native); None: the benchmark's
                   )->pd.DataFrame:
     "Fine-tune and evaluate every method of `method` on `bench` with one seed; returns one summary row per method."
     b = benchmark(bench)
@@ -242,7 +243,8 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
     common = dict(model=model, data=b["data"], epochs=int(epochs * scale), lr=lr or b["lr"], bs=bs or b["bs"],
                   wd=wd, seed=seed, out_dir=out_dir, starts_dir=starts_dir, prompts=b["prompts"], pretrained=pretrained,
                   size=size or b["size"], max_items=cap, data_root=data_root, progress=progress, device=device,
-                  id_domain=id_domain, init=init)
+                  id_domain=id_domain, init=init,
+                  eval_precision=b.get("eval_precision", "fp32") if eval_precision is None else eval_precision)
     rows, zs = [], None
     for m in methods:
         t0 = time.perf_counter()
@@ -341,8 +343,10 @@ def plan(part:str, # "shifts", "main", "frontier", "sweeps" or "ablations"
 # %% ../nbs/11_experiments.ipynb #c6675eaf
 # Seconds on 2 quiet CPU cores, one run per core (one thread each, two side by side), measured at full scale: FT's
 # training, and one evaluation of one model on every test split (VADER: 11,102 sentences; Fashion-MNIST-C: 500 clean
-# and 37,500 corrupted images). A start (zero-shot head or probe) is evaluated once per seed, ID domain and start.
-RUN_SECONDS = {"vader": dict(train=230., eval=80.), "fmnist-c": dict(train=160., eval=75.)}
+# and 37,500 corrupted images) in fp32 and, where the CPU has native bf16, under bf16 autocast (`eval_precision`).
+# A start (zero-shot head or probe) is evaluated once per seed, ID domain and start.
+RUN_SECONDS = {"vader": dict(train=230., eval=80., eval_bf16=30.),
+               "fmnist-c": dict(train=160., eval=75., eval_bf16=35.)}
 # a method's training time relative to FT's (the step-time benchmark's ratios; the image model: its runs' train times)
 REL_TRAIN = dict(ft=1., lp=.2, lpft=1.05, wise=0., lora=.65, sdft=1.3, lipsum=1.1, carft=1.15, flyp=1.2, grace=3.4,
                  digrap=1.15, rtd=1.9)
@@ -350,11 +354,18 @@ REL_TRAIN_IMAGE = dict(REL_TRAIN, lp=.3, sdft=1., digrap=1.25, rtd=2.6, grace=6.
 # VADER's training sentences from another ID domain, relative to movie's (the shifts part)
 VADER_TRAIN_FRAC = dict(movie=1., tweets=.4, amazon=.3, nyt=.3)
 
+def _run_seconds(bench:str)->dict:
+    "`RUN_SECONDS[bench]` with `eval` at the precision the benchmark evaluates at on this machine's default device."
+    run = dict(RUN_SECONDS.get(bench, dict(train=120., eval=60.)))
+    bf16 = eval_precision(benchmark(bench).get("eval_precision", "fp32"), get_device()) == "bf16"
+    if bf16 and "eval_bf16" in run: run["eval"] = run["eval_bf16"]
+    return run
+
 def spec_seconds(spec:dict)->float:
-    "A spec's estimated seconds on one core: training, then one evaluation per model it adds (a main run filed again: 0)."
+    "A spec's estimated seconds on one core: its training, then one evaluation per model (a main run filed again: 0)."
     if _twin(spec): return 0.
     b, kw = benchmark(spec["bench"]), spec["kw"]
-    run = RUN_SECONDS.get(spec["bench"], dict(train=120., eval=60.))
+    run = _run_seconds(spec["bench"])
     if spec["part"] == "sweeps": return len(SWEEP_ALPHAS) * run["eval"]
     r = (REL_TRAIN_IMAGE if input_kind(b) == "image" else REL_TRAIN).get(spec["method"], 1.)
     hp = (kw.get("hparams") or {}).get(spec["method"], {})
@@ -371,7 +382,7 @@ def plan_seconds(specs:list, # entries of `plan(part)`
     sc = lambda b: (scale or {}).get(b, 1.)
     starts = {(s["bench"], s["seed"], s["kw"].get("init"), s["kw"].get("id_domain")) for s in specs
               if not _twin(s) and s["part"] != "sweeps"}
-    ev = sum(RUN_SECONDS.get(b, dict(eval=60.))["eval"] * sc(b) for b, *_ in starts)
+    ev = sum(_run_seconds(b)["eval"] * sc(b) for b, *_ in starts)
     return (sum(spec_seconds(s) * sc(s["bench"]) for s in specs) + ev) / jobs
 
 def spec_dir(spec:dict, out_dir:str|Path)->Path:
@@ -609,7 +620,8 @@ def wise_sweep_run(run_dir:str|Path, # a finished `fine_tune` run with saved wei
         theta_1 = {k: v.detach().clone() for k, v in res.model.state_dict().items()}
         for a in todo:
             zs.load_state_dict(wise_merge(theta_0, theta_1, a))
-            log_eval(sweep, evaluate(zs, data.tests), model=f"alpha={a:g}", alpha=a)
+            log_eval(sweep, evaluate(zs, data.tests, precision=base.get("eval_precision", "fp32")),
+                     model=f"alpha={a:g}", alpha=a)
     df = pd.DataFrame([json.loads(l) for l in (sweep/"metrics.jsonl").read_text().splitlines() if l.strip()])
     s = df[df.split == "summary"].set_index("alpha")
     i = df[df.split == "id_test"].set_index("alpha")
@@ -641,7 +653,8 @@ def wise_run(ft_run:str|Path, # a finished FT run with weights
     theta_1 = {k: v.detach().clone() for k, v in Result.load(ft_run, device=device).model.state_dict().items()}
     zs.load_state_dict(wise_merge(theta_0, theta_1, alpha))
     preds = {}
-    log_eval(run, evaluate(zs, data.tests, store_preds=preds), model="final")
+    log_eval(run, evaluate(zs, data.tests, store_preds=preds, precision=base.get("eval_precision", "fp32")),
+             model="final")
     z = np.load(ft_run/"preds.npz") if (ft_run/"preds.npz").exists() else None
     save_preds(run, {"final": preds})
     if z is not None:                                                   # the start's predictions, as in the FT run

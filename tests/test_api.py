@@ -156,3 +156,21 @@ def test_probe_start_fitted_once_across_methods(files, tmp_path, monkeypatch):
     probe.write_bytes(probe.read_bytes()[:100])
     r3 = fine_tune("tiny-clip", files/"fmnist", "lpft", **kw)
     assert len(calls) == 2 and torch.equal(r3.model.head.weight, r1.model.head.weight)
+
+
+def test_eval_precision_is_recorded_and_kept_apart(files, tmp_path):
+    "A bf16 evaluation is its own run with its own cached start, and decides (almost) as fp32 does on the same model."
+    from rtd_nb.api import start_dir
+    kw = dict(domain_col="domain", epochs=0, bs=8, max_len=32, max_items=16, out_dir=tmp_path, progress=False)
+    a = fine_tune("minilm", files/"vader.csv", "ft", **kw)
+    b = fine_tune("minilm", files/"vader.csv", "ft", eval_precision="bf16", **kw)
+    assert "eval_precision" not in a.config and b.config["eval_precision"] == "bf16"
+    assert a.run_dir != b.run_dir
+    assert start_dir(a.config, tmp_path/".starts") != start_dir(b.config, tmp_path/".starts")
+    pa, pb = a.preds["zeroshot"], b.preds["zeroshot"]
+    assert set(pa) == set(pb) == {"id_test", "tweets", "amazon", "nyt"}
+    same = np.mean([(pa[k].out.argmax(1) == pb[k].out.argmax(1)).float().mean().item() for k in pa])
+    assert same >= 0.9, same                                       # bf16 rounding flips only near-ties
+    assert not all(torch.equal(pa[k].out, pb[k].out) for k in pa)  # and it did run at another precision
+    with pytest.raises(ValueError, match="one of fp32, bf16, auto"):
+        fine_tune("minilm", files/"vader.csv", "ft", eval_precision="fp16", **kw)

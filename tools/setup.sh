@@ -27,11 +27,12 @@ fi
 if [ ! -x .venv/bin/python ]; then say "creating .venv"; $PY -m venv .venv; fi
 . .venv/bin/activate
 # uv (from PyPI) with pip's own settings (tools/uv_args.py) installs the same packages as pip, several times faster
-# (torch's 5 GB, the dev extras' resolution); pip does it when uv cannot (RTD_NB_PIP=1: always pip)
+# (torch's 5 GB, the dev extras' resolution); like pip, it compiles the bytecode at install (this machine may forbid
+# writing it at import: every new process would compile torch again); pip does it when uv cannot (RTD_NB_PIP=1: pip)
 install() {
   if [ "${RTD_NB_PIP:-0}" != 1 ] && { [ -x .venv/bin/uv ] || pip install -q uv >/dev/null 2>&1; }; then
     # shellcheck disable=SC2046
-    .venv/bin/uv pip install -q --python .venv/bin/python $(python tools/uv_args.py) "$@" && return 0
+    .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python $(python tools/uv_args.py) "$@" && return 0
     say "uv could not install $*: pip installs it"
   fi
   pip install -q "$@"
