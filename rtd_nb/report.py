@@ -22,11 +22,12 @@ __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT',
            'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci', 'label_runs', 'delta_ci',
            'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas', 'main_table', 'main_notes',
            'to_markdown', 'leaders', 'leader_pairs', 'leader_table', 'leader_sentence', 'shifts_stats', 'shifts_table',
-           'shifts_sentence', 'bench_match', 'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence',
-           'ablation_stats', 'ablation_table', 'wise_curves', 'wise_curve', 'wise_table', 'frontier_plot', 'shift_plot',
-           'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot',
-           'compute_stats', 'compute_table', 'bench_table', 'pred_change', 'diagnostics_stats', 'diagnostics_table',
-           'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence', 'rtd_sentence', 'paper_values']
+           'shifts_sentence', 'bench_match', 'overhead_path', 'frontier_stats', 'frontier_choice', 'frontier_table',
+           'frontier_sentence', 'ablation_stats', 'ablation_table', 'wise_curves', 'wise_curve', 'wise_table',
+           'frontier_plot', 'shift_plot', 'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot',
+           'cka_frame', 'cka_plot', 'tsne_plot', 'compute_stats', 'compute_table', 'bench_table', 'pred_change',
+           'diagnostics_stats', 'diagnostics_table', 'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence',
+           'rtd_sentence', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
 METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT",
@@ -603,8 +604,16 @@ def bench_match(overhead:dict, # `R/bench/overhead.json`
             if all(_same(a, b) for a, b in zip(_cost(bh), _cost({**method_hparams("rtd"), **hp}))): return m
     return None
 
+def overhead_path(root:str|Path, # a results root
+                 )->Path:
+    ("`R/bench/overhead.json`, or the committed measurement `make paper` copied to `R/measured/bench/` when this root "
+     "has no benchmark of its own")
+    own = Path(root)/"bench"/"overhead.json"
+    copy = Path(root)/"measured"/"bench"/"overhead.json"
+    return copy if not own.exists() and copy.exists() else own
+
 def _overhead(root)->dict|None:
-    p = Path(root)/"bench"/"overhead.json"
+    p = overhead_path(root)
     return json.loads(p.read_text()) if p.exists() else None
 
 def _step_s(df:pd.DataFrame, run_dir:str)->float:
@@ -1165,7 +1174,7 @@ def compute_table(root:str|Path, df:pd.DataFrame|None=None)->pd.DataFrame:
 
 def bench_table(root:str|Path)->pd.DataFrame:
     "`R/bench/overhead.json` as one row per (model, method): step time, memory, and their ratios to FT."
-    p = Path(root)/"bench"/"overhead.json"
+    p = overhead_path(root)
     if not p.exists(): raise _missing(f"no {p}", root, "bench")
     res = json.loads(p.read_text())["results"]
     f = lambda m, k, fmt: fmt.format(m[k]) if isinstance(m.get(k), (int, float)) else "n/a"
@@ -1456,6 +1465,18 @@ _PER_BENCH = ("nearest_split", "farthest_split", "nearest_distance", "farthest_d
               *[f"{x}_{m}" for x in ("drift_rel", "differ_ood") for m in ("ft", "rtd", "digrap", "lipsum", "carft")],
               *[f"step_rel_{m}" for m in ("rtd", "lipsum", "lpft", "lora", "sdft", "carft", "flyp", "grace", "digrap")])
 
+def _copy_sentence(root, df:pd.DataFrame)->str:
+    "What the paper says of the parts it reads from the committed measurements (`R/measured/`, copied by make paper)."
+    names = {"frontier": "RTD's cost variants", "ablation": "the seeds' ablations"}
+    copied = (Path(root)/"measured").resolve()
+    parts = [names.get(e, e) for e in sorted({e for e, rd in zip(df.experiment, df.run_dir)
+                                               if Path(rd).resolve().is_relative_to(copied)})]
+    if overhead_path(root) != Path(root)/"bench"/"overhead.json": parts.append("the step-time benchmark")
+    if not parts: return "Every run the paper reads is in this build's results root."
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return (f"This build did not run {listed} (`make ablations` does): those results are the committed full-scale "
+            "measurements in `papers/measured/` (evaluated in fp32).")
+
 def _precision_sentence(runs:pd.DataFrame)->str:
     "What the paper says of the precision its runs were evaluated at (`eval_precision` in their configs)."
     col = runs["cfg.eval_precision"] if "cfg.eval_precision" in runs else pd.Series("fp32", index=runs.index)
@@ -1477,6 +1498,7 @@ def paper_values(root:str|Path, # results root
     v["n_runs"] = str(df[df.experiment == "main"].run_dir.nunique())
     v["n_runs_all"] = str(df.run_dir.nunique())
     v["eval_precision_sentence"] = _precision_sentence(df[df.experiment == "main"])
+    v["measured_copy_sentence"] = _copy_sentence(root, df)
     seeds_per = main.groupby(["benchmark", "label"]).seed.nunique()
     v["n_seeds"] = str(int(seeds_per.min())) if len(seeds_per) else "n/a"
     v["n_seeds_max"] = str(int(seeds_per.max())) if len(seeds_per) else "n/a"

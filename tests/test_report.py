@@ -419,3 +419,20 @@ def test_measured_snapshot_rebuilds_the_committed_tables(tmp_path):
     for t in committed:
         rel = t.relative_to(MEASURED)
         assert (tmp_path/"out"/rel).read_text() == t.read_text(), rel
+
+
+def test_parts_copied_from_the_measurements_are_read_and_said(built, tmp_path):
+    ("A part `make paper` did not run (the ablations, the benchmark) is read from its copy of the committed "
+     "measurements under R/measured/, and the paper says which parts those are.")
+    import shutil
+    R = tmp_path/"r"; shutil.copytree(built[0], R)
+    (R/"measured"/"bench").mkdir(parents=True)
+    shutil.move(R/"ablations", R/"measured"/"ablations")
+    shutil.move(R/"bench"/"overhead.json", R/"measured"/"bench"/"overhead.json")
+    assert rp.overhead_path(R) == R/"measured"/"bench"/"overhead.json"
+    v = quiet(rp.paper_values, R)
+    assert v["measured_copy_sentence"].startswith("This build did not run the seeds' ablations and the step-time "
+                                                  "benchmark"), v["measured_copy_sentence"]
+    v0 = quiet(rp.paper_values, built[0])
+    assert v["ablation_sentence"] == v0["ablation_sentence"]                                     # the same runs
+    assert v0["measured_copy_sentence"] == "Every run the paper reads is in this build's results root."
