@@ -32,7 +32,7 @@ from .user_data import (BadInputError, KNOWN_DATA, load_data, example_csv, data_
 __all__ = ['RANDOM', 'INITS', 'PROBE', 'PROBE_FILE', 'WEIGHTS', 'WEIGHTS_REF', 'SCHEDULES', 'START_KEYS', 'check_model',
            'build_classifier', 'check_layers', 'model_fingerprint', 'run_identity', 'read_metrics', 'weights_problem',
            'has_weights', 'finished', 'run_lock', 'StopAfter', 'PlainProgress', 'train_record', 'start_dir',
-           'fine_tune', 'metrics_table', 'Result']
+           'run_precision', 'fine_tune', 'metrics_table', 'Result']
 
 # %% ../nbs/10_api.ipynb #89b912ce
 RANDOM = "random" # `pretrained=RANDOM`: start from randomly initialised weights, on purpose
@@ -368,6 +368,11 @@ def start_dir(cfg:dict, # a run's config (as `fine_tune` builds it, or read from
     if ident.get("eval_precision"): key["eval_precision"] = ident["eval_precision"]     # evaluated at bf16: its own
     return Path(starts)/config_hash(key)
 
+def run_precision(cfg:dict, # a run's config (`fine_tune` records `eval_precision` only when not fp32) or a benchmark's
+                 )->str:
+    "The precision `cfg`'s models are evaluated at: its `eval_precision`, fp32 when it has none."
+    return cfg.get("eval_precision", "fp32")
+
 def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
     ("Evaluate the starting model, or load its evaluation (cached in `starts`): "
      "it is the same for every method of a (model, data, seed, start).")
@@ -379,7 +384,7 @@ def _evaluate_start(clf, sd:ShiftData, cfg:dict, starts:Path, store:dict)->dict:
                                                    for p, dl in zip(preds.values(), sd.tests.values())):
                 store.update(preds); return evaluate_preds(preds)
         except Exception: pass                                       # unreadable cache: evaluate again
-    r = evaluate(clf, sd.tests, store_preds=store, precision=cfg.get("eval_precision", "fp32"))
+    r = evaluate(clf, sd.tests, store_preds=store, precision=run_precision(cfg))
     _save_atomic(dict(store), d/"preds.pt")
     return r
 
@@ -524,7 +529,7 @@ def _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretraine
         if ("train", "summary") not in logged:
             for rec in train_record(learn, timer.times, time.perf_counter() - t0, theta0): append_metrics(run_dir, rec)
         metrics["final"] = evaluate(learn.model, sd.tests, store_preds=preds["final"],
-                                    precision=cfg.get("eval_precision", "fp32"))
+                                    precision=run_precision(cfg))
     save_preds(run_dir, {k: v for k, v in preds.items() if v})
     res = Result(learn.model, learn, metrics, json.loads(json.dumps(cfg, default=str)), run_dir, sd, preds)
     if t["save_weights"]: res.save(run_dir)
@@ -697,7 +702,7 @@ class Result:
                                     c.get("data_root"), max_items, 0).items():
                 tests[k if k not in tests else f"{k}-ood"] = DataLoader(ds, bs=bs, shuffle=False,
                                                                         device=_device(self.model))
-        r = evaluate(self.model, tests, id_key=next(iter(tests)), precision=c.get("eval_precision", "fp32"))
+        r = evaluate(self.model, tests, id_key=next(iter(tests)), precision=run_precision(c))
         self.metrics[label] = r
         if log and self.run_dir is not None: log_eval(self.run_dir, r, model=label)
         t = metrics_table({self._label("final"): r}, id_key=next(iter(tests)))

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch
 from .core import (check_nonneg, check_positive, config_hash, write_config, seed_everything, read_results,
                          append_metrics, get_device, atomic_write, threads_per_job, PAPER_BENCHMARKS)
 from .api import (fine_tune, finished, BadInputError, build_classifier, load_data, Result, WEIGHTS, PROBE_FILE,
-                        start_dir)
+                        start_dir, run_precision)
 from .models import load_model
 from .perturb import Perturb
 from .methods import get_method, method_hparams, plan_skip
@@ -244,7 +244,7 @@ def run_experiment(bench:str, # a key of `BENCHMARKS`
                   wd=wd, seed=seed, out_dir=out_dir, starts_dir=starts_dir, prompts=b["prompts"], pretrained=pretrained,
                   size=size or b["size"], max_items=cap, data_root=data_root, progress=progress, device=device,
                   id_domain=id_domain, init=init,
-                  eval_precision=b.get("eval_precision", "fp32") if eval_precision is None else eval_precision)
+                  eval_precision=run_precision(b) if eval_precision is None else eval_precision)
     rows, zs = [], None
     for m in methods:
         t0 = time.perf_counter()
@@ -358,7 +358,7 @@ VADER_TRAIN_FRAC = dict(movie=1., tweets=.4, amazon=.3, nyt=.3)
 def _run_seconds(bench:str)->dict:
     "`RUN_SECONDS[bench]` with `eval` at the precision the benchmark evaluates at on this machine's default device."
     run = dict(RUN_SECONDS.get(bench, dict(train=120., eval=60.)))
-    bf16 = eval_precision(benchmark(bench).get("eval_precision", "fp32"), get_device()) == "bf16"
+    bf16 = eval_precision(run_precision(benchmark(bench)), get_device()) == "bf16"
     if bf16 and "eval_bf16" in run: run["eval"] = run["eval_bf16"]
     return run
 
@@ -621,7 +621,7 @@ def wise_sweep_run(run_dir:str|Path, # a finished `fine_tune` run with saved wei
         theta_1 = {k: v.detach().clone() for k, v in res.model.state_dict().items()}
         for a in todo:
             zs.load_state_dict(wise_merge(theta_0, theta_1, a))
-            log_eval(sweep, evaluate(zs, data.tests, precision=base.get("eval_precision", "fp32")),
+            log_eval(sweep, evaluate(zs, data.tests, precision=run_precision(base)),
                      model=f"alpha={a:g}", alpha=a)
     df = pd.DataFrame([json.loads(l) for l in (sweep/"metrics.jsonl").read_text().splitlines() if l.strip()])
     s = df[df.split == "summary"].set_index("alpha")
@@ -654,7 +654,7 @@ def wise_run(ft_run:str|Path, # a finished FT run with weights
     theta_1 = {k: v.detach().clone() for k, v in Result.load(ft_run, device=device).model.state_dict().items()}
     zs.load_state_dict(wise_merge(theta_0, theta_1, alpha))
     preds = {}
-    log_eval(run, evaluate(zs, data.tests, store_preds=preds, precision=base.get("eval_precision", "fp32")),
+    log_eval(run, evaluate(zs, data.tests, store_preds=preds, precision=run_precision(base)),
              model="final")
     z = np.load(ft_run/"preds.npz") if (ft_run/"preds.npz").exists() else None
     save_preds(run, {"final": preds})
