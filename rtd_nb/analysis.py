@@ -9,7 +9,8 @@ from torch import Tensor
 import matplotlib.pyplot as plt, seaborn as sns
 from fastai.learner import Learner
 from .hooks import Activations, hookable_layers, token_mask
-from .evaluate import model_of, model_device, eval_mode, embed, _split_batch
+from .core import model_device
+from .evaluate import model_of, eval_mode, embed, _split_batch
 
 # %% auto #0
 __all__ = ['linear_cka', 'pool_activation', 'default_layers', 'layer_features', 'cka_per_layer', 'cka_table', 'plot_cka',

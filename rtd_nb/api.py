@@ -17,7 +17,7 @@ from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine
 from fastai.data.load import DataLoader
 import fastai.callback.progress  # progress bars (and `Learner.no_bar`)
 from .core import (seed_everything, write_config, config_hash, check_positive, check_nonneg, append_metrics,
-                         atomic_write, partial_files, get_device)
+                         atomic_write, partial_files, get_device, model_device)
 from .models import (load_model, zeroshot_head, Classifier, ClassificationHead, backbone_encoder, is_openclip,
                            openclip)
 from .data import ShiftData
@@ -101,7 +101,7 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
             raise BadInputError(f"init='lp' needs an encoder (from load_model) or a Classifier, "
                                 f"got {type(model).__name__}")
         enc = backbone_encoder(model)
-        dev = _device(enc)
+        dev = model_device(enc)
         x0 = data.dls.train.one_batch()[0][:2].to(dev)
         d = Classifier(enc, nn.Identity(), data.classnames).eval().features(x0).shape[-1]
         clf = Classifier(enc, ClassificationHead(torch.zeros(n_cls, d)), data.classnames).to(dev)
@@ -112,22 +112,18 @@ def build_classifier(model, # a `Classifier`, an encoder with `encode_text`, or 
         with torch.no_grad(): clf.head.weight.copy_(W.to(clf.head.weight))
         return clf, "lp"
     if isinstance(model, Classifier) or not hasattr(model, "encode_text"): clf, initial = model, "initial"
-    else: clf, initial = (Classifier(model, zeroshot_head(model, data.classnames, prompts).to(_device(model)),
+    else: clf, initial = (Classifier(model, zeroshot_head(model, data.classnames, prompts).to(model_device(model)),
                                      data.classnames), "zeroshot")
     xb = data.dls.valid.one_batch()[0] if len(data.dls.valid.dataset) else data.dls.train.one_batch()[0]
     with torch.no_grad():
         was = clf.training; clf.eval()
-        n = clf(xb[:2].to(_device(clf))).shape[-1]
+        n = clf(xb[:2].to(model_device(clf))).shape[-1]
         clf.train(was)
     if n != n_cls:
         raise BadInputError(f"the model's head gives {n} logits but the data has {n_cls} classes "
                             f"({', '.join(data.classnames[:6])}{'…' if n_cls > 6 else ''}): pass the encoder "
                             f"(model.encoder) to build a new zero-shot head, or data with the head's {n} classes")
     return clf, initial
-
-def _device(m:nn.Module)->torch.device:
-    p = next(iter(m.parameters()), None)
-    return p.device if p is not None else torch.device("cpu")
 
 def check_layers(model:nn.Module, # the classifier about to be fine-tuned
                  layers:list|None, # module paths a method hooks (e.g. RTD's `layers`)
@@ -475,8 +471,10 @@ def fine_tune(model, # `load_model` name ("minilm", "effnet-minilm", "ViT-B-32:o
                sched=sched, warmup=warmup, seed=seed, **{k: a[k] for k in DATA_ARGS}, prompts=prompts,
                stochastic=t["stochastic"], init=init)
     if init == "lp": cfg["probe"] = PROBE
-    # recorded when not fp32 (the runs written before it existed keep their names)
-    if (ep := eval_precision_of(eval_precision, get_device(device))) != "fp32": cfg["eval_precision"] = ep
+    # recorded when not fp32 (the runs written before it existed keep their names); "auto" asks the device the run
+    # evaluates on: `device`, else that of a model passed in built, else the default
+    dev = get_device(device) if device is not None or isinstance(model, str) else model_device(model)
+    if (ep := eval_precision_of(eval_precision, dev)) != "fp32": cfg["eval_precision"] = ep
     if max_steps is not None: cfg["max_steps"] = max_steps
     if tags: cfg["tags"] = {k: _jsonable(v) for k, v in dict(tags).items()}
     run_dir = Path(out_dir)/f"{m.name}-{config_hash(run_identity(cfg))}"
@@ -505,7 +503,7 @@ def _run(m, hp, model, data, ood, cfg, t, a, run_dir, starts, prompts, pretraine
     epochs, seed = t["epochs"], t["seed"]
     seed_everything(seed)
     base = _load(model, pretrained, device) if isinstance(model, str) else model
-    sd = load_data(data, base, ood, bs=t["bs"], seed=seed, device=device or _device(base), **a)
+    sd = load_data(data, base, ood, bs=t["bs"], seed=seed, device=device or model_device(base), **a)
     cfg.update(classnames=sd.classnames)                # part of the start's identity: known before it is built
     clf, initial = build_classifier(base, sd, prompts, cfg["init"], probe_file=start_dir(cfg, starts)/PROBE_FILE)
     check_layers(clf, hp.get("layers"), m.name)
@@ -649,11 +647,11 @@ class Result:
             model = Classifier(model, ClassificationHead(torch.zeros(len(names), cfg["head_dim"])), names)
         if ref:
             if not isinstance(model, Classifier):
-                model = Classifier(model, zeroshot_head(model, names, cfg.get("prompts")).to(_device(model)), names)
+                model = Classifier(model, zeroshot_head(model, names, cfg.get("prompts")).to(model_device(model)), names)
             return cls(model.eval(), None, metrics, cfg, run_dir)
         m = get_method(cfg["method"])
         if m.prepare is not None: model = prepare_model(m, model, **{k: v for k, v in cfg["hparams"].items()})
-        try: state = load_file(str(run_dir/WEIGHTS), device=str(_device(model)))
+        try: state = load_file(str(run_dir/WEIGHTS), device=str(model_device(model)))
         except (SafetensorError, OSError, ValueError) as e:
             raise BadInputError(f"{run_dir/WEIGHTS} cannot be read ({' '.join(str(e).split())[:120]}): "
                                 f"{_how_to_rerun(run_dir)} to rewrite it") from None
@@ -694,14 +692,14 @@ class Result:
         if _is_known(data):
             tests = dict(_known_data(data.lower(), kind, tok, size, c.get("id_domain"), bs, max_items, c.get("seed", 0),
                                      c.get("max_len", 64), c.get("data_root"), None, False).tests)
-        else: tests = {k: DataLoader(ds, bs=bs, shuffle=False, device=_device(self.model)) for k, ds in
+        else: tests = {k: DataLoader(ds, bs=bs, shuffle=False, device=model_device(self.model)) for k, ds in
                        _eval_sets(data, name, kind, tok, size, c["classnames"], cols, skip_bad, c.get("max_len", 64),
                                   c.get("data_root"), max_items, 0).items()}
         for n, src in _ood_items(ood):
             for k, ds in _eval_sets(src, n, kind, tok, size, c["classnames"], cols, skip_bad, c.get("max_len", 64),
                                     c.get("data_root"), max_items, 0).items():
                 tests[k if k not in tests else f"{k}-ood"] = DataLoader(ds, bs=bs, shuffle=False,
-                                                                        device=_device(self.model))
+                                                                        device=model_device(self.model))
         r = evaluate(self.model, tests, id_key=next(iter(tests)), precision=run_precision(c))
         self.metrics[label] = r
         if log and self.run_dir is not None: log_eval(self.run_dir, r, model=label)

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as 
 from torch import Tensor
 from fastcore.basics import patch
 from fastai.callback.core import Callback
-from .core import check_nonneg, check_positive
+from .core import check_nonneg, check_positive, model_device
 from .callbacks import frozen_teacher, FrozenTeacher, LossTermsCallback, EvalModeStudent, loss_terms
 from .losses import gram_volume
 
@@ -204,7 +204,7 @@ def cache_features(model:nn.Module, # a `Classifier` (its `features` are cached)
     try:
         for i, (x, y) in enumerate(dl):
             if max_batches is not None and i >= max_batches: break
-            dev = next(model.parameters()).device
+            dev = model_device(model)
             fs.append(model.features(x.to(dev)).float().cpu()); ys.append(y.cpu())
     finally: model.train(was)
     if not fs: raise ValueError("the loader gave no batches; check the data (max_items, batch size, drop_last)")

@@ -13,7 +13,7 @@ from torch import Tensor
 from fastcore.basics import patch
 from fastai.learner import Learner, ValueMetric
 from fastai.callback.core import Callback, CancelFitException, CancelValidException
-from .core import check_nonneg, check_positive, synchronize
+from .core import check_nonneg, check_positive, synchronize, model_device
 from .losses import kd_loss, ar_loss_per_layer, lipsum_loss, random_texts
 from .hooks import Activations, count_hooks, hookable_layers, token_mask
 
@@ -212,10 +212,6 @@ def rtd_terms(zs:Tensor, # student logits on the perturbed inputs, (k, C)
     return out
 
 # %% ../nbs/05_callbacks.ipynb #dfc83430
-def _device_of(m:nn.Module)->torch.device:
-    p = next(iter(m.parameters()), None)
-    return p.device if p is not None else torch.device("cpu")
-
 def _bn_layers(model:nn.Module)->list[nn.Module]:
     "The BatchNorm layers of `model`: in train mode they couple the rows of a batch through its statistics."
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -320,7 +316,7 @@ def before_fit(self:RTDCallback):
     LossTermsCallback.before_fit(self)
     self._reset()
     model = self.learn.model
-    self.teacher.to(_device_of(model))
+    self.teacher.to(model_device(model))
     # the teacher the steps run (the same object at fp32)
     self._tq = cheap_teacher(self.teacher, self.teacher_dtype)
     self._bns = _bn_layers(model)
@@ -516,7 +512,7 @@ class LipsumCallback(LossTermsCallback):
     def before_fit(self):
         super().before_fit()
         self._remove()
-        dev = _device_of(self.learn.model)
+        dev = model_device(self.learn.model)
         self.zeroshot.to(dev)
         try: self._head = self.learn.model.get_submodule(self.head)
         except AttributeError: raise KeyError(f"the student has no module {self.head!r}: "
@@ -532,7 +528,7 @@ class LipsumCallback(LossTermsCallback):
         "Draw `bank` random texts and encode them with the frozen text tower (the features stay on the model's device)."
         enc = _encoder(self.zeroshot.module)
         self._bank_ids = random_texts(enc.tokenizer, self.L, self.bank, self._gen)
-        self._bank = encode_texts(enc, self._bank_ids.to(_device_of(self.zeroshot.module)))
+        self._bank = encode_texts(enc, self._bank_ids.to(model_device(self.zeroshot.module)))
 
     def text_features(self, device)->Tensor:
         ("This step's (M, D) random-text features: M fresh texts encoded now, or M rows of the bank; "
@@ -607,9 +603,9 @@ class StepTimer(Callback):
     def __init__(self, n_steps:int|None=None, # cancel the fit after this many steps in all (None: never)
                  valid:bool=True, # False: skip every validation (a timing-only fit)
                 ): self.n_steps, self.valid, self.times = n_steps, valid, []
-    def before_batch(self): synchronize(_device_of(self.learn.model)); self._t0 = time.perf_counter()
+    def before_batch(self): synchronize(model_device(self.learn.model)); self._t0 = time.perf_counter()
     def after_batch(self):
-        synchronize(_device_of(self.learn.model)); self.times.append(time.perf_counter() - self._t0)
+        synchronize(model_device(self.learn.model)); self.times.append(time.perf_counter() - self._t0)
         if self.n_steps is not None and len(self.times) >= self.n_steps: raise CancelFitException()
     def before_validate(self):
         if not self.valid: raise CancelValidException()

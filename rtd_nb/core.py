@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['VADER_SDIST', 'PAPER_BENCHMARKS', 'seed_everything', 'get_device', 'threads_per_job', 'preserve_mode', 'as_generator',
-           'attack_mode', 'check_nonneg', 'check_positive', 'synchronize', 'median_time', 'AssetMissingError',
-           'data_dir', 'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet', 'versions',
-           'config_hash', 'write_config', 'append_metrics', 'read_results', 'atomic_write', 'partial_files']
+__all__ = ['VADER_SDIST', 'PAPER_BENCHMARKS', 'seed_everything', 'get_device', 'model_device', 'threads_per_job', 'preserve_mode',
+           'as_generator', 'attack_mode', 'check_nonneg', 'check_positive', 'synchronize', 'median_time',
+           'AssetMissingError', 'data_dir', 'vader_sdist', 'fashion_mnist_dir', 'nltk_data_dir', 'install_wordnet',
+           'versions', 'config_hash', 'write_config', 'append_metrics', 'read_results', 'atomic_write', 'partial_files']
 
 # %% ../nbs/00_core.ipynb #6e6c5476
 def seed_everything(seed:int, # the one seed of a run
@@ -32,6 +32,13 @@ def get_device(device:str|torch.device|None=None, # explicit device, or None for
     "The device to run on: `device` if given, else CUDA when available, else CPU."
     if device is not None: return torch.device(device)
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+def model_device(model:torch.nn.Module, # a model (or any module)
+                )->torch.device:
+    "The device `model` lives on: that of its first parameter (or buffer); CPU for a module without tensors."
+    for t in model.parameters(): return t.device
+    for t in model.buffers(): return t.device
+    return torch.device("cpu")
 
 # %% ../nbs/00_core.ipynb #a6be6a09
 def threads_per_job(jobs:int=1, # processes running side by side

@@ -16,7 +16,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.optimizer import Adam
 from fastai.torch_core import num_distrib, rank_distrib
 from fastai.distributed import DistributedDL, DistributedTrainer
-from .core import seed_everything, get_device, write_config, append_metrics
+from .core import seed_everything, get_device, write_config, append_metrics, model_device
 from .models import zeroshot_classifier
 from .methods import METHODS, get_method, method_learner
 from .evaluate import Preds, split_metrics
@@ -118,7 +118,7 @@ def gather_preds(model:nn.Module, # the (bare or DDP-wrapped) model; evaluated i
     "Logits and targets of `dl` in loader order, each process predicting every W-th batch, gathered on all processes."
     m = getattr(model, "module", model)
     was = m.training; m.eval()
-    dev = next(m.parameters()).device
+    dev = model_device(m)
     rank, world = (dist.get_rank(), _world()) if _world() > 1 else (0, 1)
     mine = []
     try:

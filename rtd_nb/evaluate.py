@@ -15,16 +15,15 @@ from torch.utils.flop_counter import FlopCounterMode
 import matplotlib.pyplot as plt, seaborn as sns
 from fastai.learner import Learner
 from fastai.callback.core import Callback
-from .core import append_metrics, read_results, check_positive, atomic_write
+from .core import append_metrics, read_results, check_positive, atomic_write, model_device
 from .callbacks import StepTimer
 
 # %% auto #0
-__all__ = ['EVAL_PRECISIONS', 'PREDS', 'model_of', 'model_device', 'eval_mode', 'bf16_native', 'eval_precision', 'autocast',
-           'Preds', 'predict', 'embed', 'split_metrics', 'group_accuracy', 'adversarial_accuracy', 'evaluate_preds',
-           'evaluate', 'log_eval', 'results_table', 'save_preds', 'load_preds', 'calibration_bins',
-           'reliability_diagram', 'reliability_diagrams', 'mahalanobis', 'ClassGaussians', 'near_far',
-           'shift_distances', 'acc_vs_distance', 'plot_acc_vs_distance', 'count_params', 'flops_per_example',
-           'measure_cost', 'cost_table']
+__all__ = ['EVAL_PRECISIONS', 'PREDS', 'model_of', 'eval_mode', 'bf16_native', 'eval_precision', 'autocast', 'Preds', 'predict',
+           'embed', 'split_metrics', 'group_accuracy', 'adversarial_accuracy', 'evaluate_preds', 'evaluate', 'log_eval',
+           'results_table', 'save_preds', 'load_preds', 'calibration_bins', 'reliability_diagram',
+           'reliability_diagrams', 'mahalanobis', 'ClassGaussians', 'near_far', 'shift_distances', 'acc_vs_distance',
+           'plot_acc_vs_distance', 'count_params', 'flops_per_example', 'measure_cost', 'cost_table']
 
 # %% ../nbs/08_evaluate.ipynb #20e16c4e
 def model_of(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a `nn.Module`
@@ -34,12 +33,6 @@ def model_of(learn_or_model:Learner|nn.Module, # a fastai `Learner` or a `nn.Mod
     if not isinstance(m, nn.Module):
         raise TypeError(f"expected a fastai Learner or an nn.Module, got {type(learn_or_model).__name__}")
     return m
-
-def model_device(model:nn.Module)->torch.device:
-    "Device of the first parameter (or buffer) of `model`; CPU for a module without tensors."
-    for t in model.parameters(): return t.device
-    for t in model.buffers(): return t.device
-    return torch.device("cpu")
 
 @contextmanager
 def eval_mode(model:nn.Module, # switched to eval inside the block

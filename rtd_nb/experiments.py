@@ -24,9 +24,9 @@ __all__ = ['VISION_PERTURBATIONS', 'TEXT_PERTURBATION_NAMES', 'VADER_DOMAINS', '
            'ABLATION_PARTS', 'FRONTIER_BENCHMARKS', 'RUN_SECONDS', 'REL_TRAIN', 'REL_TRAIN_IMAGE', 'VADER_TRAIN_FRAC',
            'ABLATION_GRID', 'AR_LAYERS', 'LIPSUM_ABLATIONS', 'benchmark', 'parse_methods', 'make_perturb',
            'method_kwargs', 'reliability_frame', 'write_extras', 'write_shift', 'check_data', 'summary_row',
-           'run_experiment', 'runs_table', 'input_kind', 'plan', 'spec_seconds', 'plan_seconds', 'spec_dir', 'run_spec',
-           'find_run', 'copy_run', 'run_plan', 'reproduce', 'run_data', 'wise_sweep_run', 'wise_run', 'run_notebook',
-           'ablation_cells', 'ablation_plan', 'experiment_summary']
+           'run_experiment', 'runs_table', 'input_kind', 'plan', 'spec_seconds', 'start_key', 'plan_seconds',
+           'spec_dir', 'run_spec', 'find_run', 'copy_run', 'run_plan', 'reproduce', 'run_data', 'wise_sweep_run',
+           'wise_run', 'precision_check', 'run_notebook', 'ablation_cells', 'ablation_plan', 'experiment_summary']
 
 # %% ../nbs/11_experiments.ipynb #810b35ec
 VISION_PERTURBATIONS = ["blur", "jitter", "jpeg", "noise", "motion"]
@@ -358,8 +358,9 @@ VADER_TRAIN_FRAC = dict(movie=1., tweets=.4, amazon=.3, nyt=.3)
 def _run_seconds(bench:str)->dict:
     "`RUN_SECONDS[bench]` with `eval` at the precision the benchmark evaluates at on this machine's default device."
     run = dict(RUN_SECONDS.get(bench, dict(train=120., eval=60.)))
-    bf16 = eval_precision(run_precision(benchmark(bench)), get_device()) == "bf16"
-    if bf16 and "eval_bf16" in run: run["eval"] = run["eval_bf16"]
+    bf16 = "eval_bf16" in run and eval_precision(run_precision(benchmark(bench)), get_device()) == "bf16"
+    run.update(eval_fp32=run["eval"], bf16=bf16)
+    if bf16: run["eval"] = run["eval_bf16"]
     return run
 
 def spec_seconds(spec:dict)->float:
@@ -367,7 +368,9 @@ def spec_seconds(spec:dict)->float:
     if _twin(spec): return 0.
     b, kw = benchmark(spec["bench"]), spec["kw"]
     run = _run_seconds(spec["bench"])
-    if spec["part"] == "sweeps": return len(SWEEP_ALPHAS) * run["eval"]
+    if spec["part"] == "sweeps":                          # FT's: and its `precision_check` when evaluated in bf16
+        check = spec["method"] == "ft" and spec["seed"] == 0 and run["bf16"]
+        return len(SWEEP_ALPHAS) * run["eval"] + check * (run["eval"] + run["eval_fp32"])
     r = (REL_TRAIN_IMAGE if input_kind(b) == "image" else REL_TRAIN).get(spec["method"], 1.)
     hp = (kw.get("hparams") or {}).get(spec["method"], {})
     if spec["method"] == "rtd" and hp:
@@ -375,14 +378,19 @@ def spec_seconds(spec:dict)->float:
     frac = VADER_TRAIN_FRAC.get(kw.get("id_domain") or "movie", 1.) if spec["bench"] == "vader" else 1.
     return r * frac * run["train"] * kw.get("epochs", b["epochs"]) / b["epochs"] + run["eval"]
 
+def start_key(spec:dict)->tuple|None:
+    "The start a spec's run evaluates (benchmark, seed, start, ID domain); None if it evaluates none of its own."
+    if _twin(spec) or spec["part"] == "sweeps": return None
+    return (spec["bench"], spec["seed"], spec["kw"].get("init"), spec["kw"].get("id_domain"))
+
 def plan_seconds(specs:list, # entries of `plan(part)`
                  jobs:int=2, # runs side by side
                  scale:dict|None=None, # per benchmark: measured / estimated time so far (`run_plan`)
+                 starts_done:set|None=None, # `start_key`s already evaluated (a finished run's)
                 )->float:
-    "The plan's estimated wall time: its specs' seconds plus one evaluation per start, shared among `jobs`."
+    "The plan's estimated wall time: its specs' seconds plus one evaluation per start not yet done, over `jobs`."
     sc = lambda b: (scale or {}).get(b, 1.)
-    starts = {(s["bench"], s["seed"], s["kw"].get("init"), s["kw"].get("id_domain")) for s in specs
-              if not _twin(s) and s["part"] != "sweeps"}
+    starts = {start_key(s) for s in specs} - {None} - set(starts_done or ())
     ev = sum(_run_seconds(b)["eval"] * sc(b) for b, *_ in starts)
     return (sum(spec_seconds(s) * sc(s["bench"]) for s in specs) + ev) / jobs
 
@@ -409,6 +417,8 @@ def run_spec(spec:dict, # one entry of `plan(part)`
         base = find_run(Path(out_dir)/"main"/spec["bench"], spec["method"], spec["seed"], **overrides)
         t = wise_sweep_run(base, spec_dir(spec, out_dir), alphas=SWEEP_ALPHAS, tags=dict(method=spec["method"]),
                            device=device)
+        # FT's model (seed 0) once more in fp32 and bf16: what bf16 evaluation changes, measured in the same job
+        if spec["method"] == "ft" and spec["seed"] == 0: precision_check(base, spec_dir(spec, out_dir), device)
         return t.assign(method=spec["method"])
     # the same training as a main part's run (a shifts FT, the frontier's default RTD): filed again, not trained twice
     if _twin(spec) and (src := _finished_twin(spec, out_dir, overrides)) is not None:
@@ -520,13 +530,16 @@ def run_plan(parts:str|list|None=None, # parts of `plan` (a list, or comma-separ
     jobs = max(1, min(int(jobs), len(specs))) if get_device(device).type == "cpu" else 1
     scale, rows, t00, done = {}, {}, time.perf_counter(), set()             # per benchmark: measured / estimated time
     pending = list(range(len(specs)))
-    left = lambda: plan_seconds([specs[i] for i in pending], jobs, scale)
+    started = set()                                                          # `start_key`s evaluated so far
+    left = lambda: plan_seconds([specs[i] for i in pending], jobs, scale, started)
     log(f"[plan] {len(specs)} runs ({', '.join(parts)}) into {out_dir}, {jobs} at a time; "
         f"first estimate {_fmt_s(left())}")
     def finish(i, out, dt):
         s = specs[i]
-        if dt > 15 and spec_seconds(s):                                           # a run that was not loaded
-            scale[s["bench"]] = 0.5 * scale.get(s["bench"], 1.) + 0.5 * dt / spec_seconds(s)
+        # a run that was not loaded: measured against its estimate (with its start's evaluation if it was the first)
+        est = spec_seconds(s) + (_run_seconds(s["bench"])["eval"] if start_key(s) not in started | {None} else 0.)
+        if dt > 15 and est: scale[s["bench"]] = 0.5 * scale.get(s["bench"], 1.) + 0.5 * dt / est
+        started.add(start_key(s))
         rows[i] = out.assign(part=s["part"], bench=s["bench"], seed=s["seed"], run_seconds=round(dt, 1))
         done.add(_key(s))
         tag = (s["kw"].get("tags") or {}).get("variant") or s["kw"].get("id_domain") or ""
@@ -662,6 +675,37 @@ def wise_run(ft_run:str|Path, # a finished FT run with weights
         merged = dict(np.load(run/"preds.npz")); merged.update({k: z[k] for k in z.files if not k.startswith("final|")})
         atomic_write(run/"preds.npz", lambda t: np.savez_compressed(t, **merged))
     return run
+
+# %% ../nbs/11_experiments.ipynb #8806dfd6
+def precision_check(run_dir:str|Path, # a finished `fine_tune` run with saved weights, evaluated under bf16
+                    out_dir:str|Path, # the check goes to out_dir/precision-<hash>
+                    device=None)->pd.DataFrame|None:
+    ("Evaluate `run_dir`'s fine-tuned model in fp32 and under bf16 autocast, timed, on every split (once: a finished "
+     "check is loaded); one row per (precision, split). None for a run evaluated in fp32 (nothing to check).")
+    run_dir = Path(run_dir)
+    base = json.loads((run_dir/"config.json").read_text()); base.pop("versions", None)
+    if run_precision(base) != "bf16": return None
+    if not (run_dir/WEIGHTS).exists():
+        raise BadInputError(f"{run_dir} holds no weights ({WEIGHTS}): the check evaluates its fine-tuned model")
+    cfg = dict(experiment="precision", base_run=run_dir.name, base=base, precisions=["fp32", "bf16"],
+               tags=dict(dict(base.get("tags") or {}), experiment="precision", method=base["method"]))
+    d = Path(out_dir)/f"precision-{config_hash(cfg)}"
+    write_config(d, cfg)
+    if not {("fp32", "summary"), ("bf16", "summary")} <= _logged(d):
+        seed_everything(base["seed"])
+        data = run_data(base, load_model(base["model"], base.get("pretrained"), device), device)
+        model = Result.load(run_dir, device=device).model
+        preds, secs = {"fp32": {}, "bf16": {}}, {}
+        for p in ("fp32", "bf16"):
+            t0 = time.perf_counter()
+            r = evaluate(model, data.tests, store_preds=preds[p], precision=p)
+            secs[p], res = time.perf_counter() - t0, r
+            if p == "bf16":                      # the share of items whose decision is fp32's, per split
+                res = dict(r, **{f"{k}/agree_fp32": (v.out.argmax(1) == preds["fp32"][k].out.argmax(1)).float()
+                                 .mean().item() for k, v in preds["bf16"].items()})
+            if (p, "summary") not in _logged(d): log_eval(d, res, model=p, precision=p, eval_seconds=round(secs[p], 2))
+    lines = [json.loads(l) for l in (d/"metrics.jsonl").read_text().splitlines() if l.strip()]
+    return pd.DataFrame([l for l in lines if l["split"] != "summary"])
 
 # %% ../nbs/11_experiments.ipynb #a7050590
 def run_notebook(nb:str|Path, # the experiment notebook

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .core import AssetMissingError, data_dir, get_device, preserve_mode
+from .core import AssetMissingError, data_dir, get_device, preserve_mode, model_device
 
 # %% auto #0
 __all__ = ['MINILM', 'OPENCLIP_ARCHS', 'TINY_CLIP', 'DEFAULT_TEMPLATES', 'Tokenizer', 'mean_pool', 'HFTextEncoder', 'minilm_path',
@@ -226,7 +226,7 @@ def prompt_embeddings(text:HFTextEncoder|nn.Module, # an encoder with `encode_te
                       bs:int=256, # batch size
                      )->Tensor:
     "L2-normalised text embeddings of `prompts` (eval mode, no grad; mode restored)."
-    dev = next(text.parameters()).device
+    dev = model_device(text)
     with preserve_mode(text, train=False):
         return torch.cat([text.encode_text(text.tokenizer(prompts[i:i+bs]).to(dev), normalize=True)
                           for i in range(0, len(prompts), bs)])
@@ -323,7 +323,7 @@ def backbone_encoder(model:nn.Module, # a `load_model` encoder (or a `Classifier
      "else the encoder.")
     enc = getattr(model, "encoder", model)
     if isinstance(enc, EffNetMiniLM):
-        return ImageBackbone(copy.deepcopy(enc.visual), "effnet-lite0").to(next(enc.parameters()).device)
+        return ImageBackbone(copy.deepcopy(enc.visual), "effnet-lite0").to(model_device(enc))
     return enc
 
 # %% ../nbs/01_models.ipynb #15363682
@@ -393,4 +393,4 @@ def zeroshot_classifier(model:str|nn.Module, # a `load_model` name or an encoder
                         device=None)->Classifier:
     "A `Classifier` whose head is the zero-shot head of `classnames`."
     enc = load_model(model, pretrained, device) if isinstance(model, str) else model
-    return Classifier(enc, zeroshot_head(enc, classnames, templates).to(next(enc.parameters()).device), classnames)
+    return Classifier(enc, zeroshot_head(enc, classnames, templates).to(model_device(enc)), classnames)

@@ -1477,15 +1477,25 @@ def _copy_sentence(root, df:pd.DataFrame)->str:
     return (f"This build did not run {listed} (`make ablations` does): those results are the committed full-scale "
             "measurements in `papers/measured/` (evaluated in fp32).")
 
-def _precision_sentence(runs:pd.DataFrame)->str:
-    "What the paper says of the precision its runs were evaluated at (`eval_precision` in their configs)."
+def _precision_sentence(df:pd.DataFrame, # from `collect`
+                       )->str:
+    ("What the paper says of the precision its main runs were evaluated at (`eval_precision` in their configs), and "
+     "what bf16 changed against fp32 where the build measured it (`experiments.precision_check`).")
+    runs = df[df.experiment == "main"]
     col = runs["cfg.eval_precision"] if "cfg.eval_precision" in runs else pd.Series("fp32", index=runs.index)
     got = set(col.fillna("fp32"))
     if got <= {"fp32"}: return "Every model is evaluated in fp32."
     some = "Some models are" if len(got) > 1 else "Models are"            # mixed: each run's config says which
-    return (f"{some} evaluated under bf16 autocast, on a CPU that runs bf16 natively; on real "
-            "fine-tuned models this moved accuracies by at most 0.1 point (VADER) and 0.4 point (Fashion-MNIST-C) "
-            "against fp32, and training is in fp32.")
+    s = f"{some} evaluated under bf16 autocast, on a CPU that runs bf16 natively; training is in fp32."
+    pc, found = df[(df.experiment == "precision") & (df.split != "summary")], []
+    for b in [b for b in BENCH_LABELS if b in set(pc.benchmark)]:
+        x = pc[pc.benchmark == b]
+        fp, bf = (x[x.model == p].set_index("split") for p in ("fp32", "bf16"))
+        found.append(f"{bench_name(b)}, accuracy within {100 * (bf.acc - fp.acc).abs().max():.1f} point on every "
+                     f"split, {100 * bf.agree_fp32.min():.1f}% or more of decisions unchanged, evaluation "
+                     f"{fp.eval_seconds.iloc[0] / bf.eval_seconds.iloc[0]:.1f}× faster")
+    if found: s += (" Against fp32, on FT's seed-0 model evaluated both ways in this build: " + "; ".join(found) + ".")
+    return s
 
 def paper_values(root:str|Path, # results root
                  benchmarks:tuple=PAPER_BENCHMARKS, # the benchmarks the paper discusses (missing ones give 'n/a')
@@ -1497,7 +1507,7 @@ def paper_values(root:str|Path, # results root
     main = df[(df.experiment == "main") & (df.label != "train")]
     v["n_runs"] = str(df[df.experiment == "main"].run_dir.nunique())
     v["n_runs_all"] = str(df.run_dir.nunique())
-    v["eval_precision_sentence"] = _precision_sentence(df[df.experiment == "main"])
+    v["eval_precision_sentence"] = _precision_sentence(df)
     v["measured_copy_sentence"] = _copy_sentence(root, df)
     seeds_per = main.groupby(["benchmark", "label"]).seed.nunique()
     v["n_seeds"] = str(int(seeds_per.min())) if len(seeds_per) else "n/a"

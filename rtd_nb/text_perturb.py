@@ -8,7 +8,7 @@ import functools, math, random, re, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from .core import AssetMissingError, check_nonneg, install_wordnet, nltk_data_dir, as_generator, attack_mode
+from .core import AssetMissingError, check_nonneg, install_wordnet, nltk_data_dir, as_generator, attack_mode, model_device
 
 # %% auto #0
 __all__ = ['TEXT_RATE', 'QWERTY', 'JARGON', 'STRING_PERTURBATIONS', 'TEXT_KW', 'TEXT_PERTURBATIONS', 'check_rate', 'as_rng',
@@ -444,7 +444,7 @@ def perturb_text_batch(p, # a `rtd_nb.perturb.Perturb` whose names are text pert
             raise TypeError("a text batch must be a list of str or a (B, L) id tensor")
         if "hotflip" not in p.names: return _perturb_strings(p, list(x), ctx)
         tok = _tokenizer(ctx)                                         # hotflip works on ids: round trip
-        dev = next(model.parameters()).device if model is not None else "cpu"
+        dev = model_device(model) if model is not None else "cpu"
         return tok.decode(perturb_text_batch(p, torch.as_tensor(tok(list(x)), dtype=torch.long).to(dev), y, model))
     check_ids(x)
     g = p.generator(x.device)

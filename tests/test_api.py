@@ -174,3 +174,17 @@ def test_eval_precision_is_recorded_and_kept_apart(files, tmp_path):
     assert not all(torch.equal(pa[k].out, pb[k].out) for k in pa)  # and it did run at another precision
     with pytest.raises(ValueError, match="one of fp32, bf16, auto"):
         fine_tune("minilm", files/"vader.csv", "ft", eval_precision="fp16", **kw)
+
+
+def test_auto_precision_asks_the_device_of_a_built_model(files, tmp_path, monkeypatch):
+    "With a built model and no `device`, 'auto' is resolved for the model's device, not for the default one."
+    import rtd_nb.api as api
+    asked = []
+    def spy(precision, device): asked.append(torch.device(device)); raise KeyboardInterrupt  # stop before running
+    monkeypatch.setattr(api, "eval_precision_of", spy)
+    monkeypatch.setattr(api, "get_device", lambda d=None: torch.device(d or "cuda"))  # the default would be CUDA
+    enc = load_model("minilm")                                          # built, on the CPU
+    kw = dict(domain_col="domain", epochs=0, out_dir=tmp_path, progress=False, eval_precision="auto")
+    for model, device, want in ((enc, None, "cpu"), (enc, "cpu", "cpu"), ("minilm", None, "cuda")):
+        with pytest.raises(KeyboardInterrupt): fine_tune(model, files/"vader.csv", "ft", device=device, **kw)
+        assert asked[-1].type == want, (device, asked[-1])
