@@ -394,6 +394,7 @@ def plan_seconds(specs:list, # entries of `plan(part)`
     ev = sum(_run_seconds(b)["eval"] * sc(b) for b, *_ in starts)
     return (sum(spec_seconds(s) * sc(s["bench"]) for s in specs) + ev) / jobs
 
+# %% ../nbs/11_experiments.ipynb #c12c325b
 def spec_dir(spec:dict, out_dir:str|Path)->Path:
     "Where a spec's runs go: out_dir/<part>/<bench> (shifts: out_dir/shifts/<bench>-<ID domain>-<start>)."
     p, b, kw = spec["part"], spec["bench"], spec["kw"]
@@ -455,6 +456,7 @@ def _copy_lines(src:Path, run:Path, keep=lambda l: True):
         l = {k: v for k, v in l.items() if k != "time"}
         if (l["model"], l["split"]) not in _logged(run) or l["split"] == "epoch": append_metrics(run, l)
 
+# %% ../nbs/11_experiments.ipynb #a169837e
 def _twin(spec:dict)->tuple|None:
     ("The main part's spec that trains exactly the run `spec` asks for — a shifts FT from the benchmark's own ID "
      "domain and start, the frontier's default RTD — else None.")
@@ -490,6 +492,7 @@ def copy_run(src:str|Path, # a finished run
     if (src/"preds.npz").exists(): atomic_write(run/"preds.npz", lambda t: shutil.copyfile(src/"preds.npz", t))
     return run
 
+# %% ../nbs/11_experiments.ipynb #e7039c0a
 def _key(spec:dict)->tuple: return (spec["part"], spec["bench"], spec["method"], spec["seed"])
 
 def _needs(spec:dict)->tuple|None:

@@ -1335,6 +1335,7 @@ def _group_sentence(name:str, st:pd.DataFrame)->str:
                                                                    ("loss", "distinguishable loss")))
     return f"{name}, {_count(len(st), 'cell')}: {counts}" + (f" ({cells} points)" if len(st) <= 5 else "") + "."
 
+# %% ../nbs/12_report.ipynb #820473ae
 def _abl_values(v:dict, root, df, n_boot):
     "The ablation values (on the first benchmark that has ablations)."
     keys = ("ablation_benchmark", "ablation_n_cells", "ablation_n_gain", "ablation_n_loss", "ablation_sentence",
@@ -1373,6 +1374,7 @@ def _abl_values(v:dict, root, df, n_boot):
         v["ablation_layers_sentence"] = _group_sentence("AR on one block", rtd[rtd.cell.str.startswith("layers=")])
     v["lipsum_ablation_sentence"] = _group_sentence("Lipsum-FT's variants", st[st.method == "lipsum"])
 
+# %% ../nbs/12_report.ipynb #8292e443
 def _main_values(v:dict, root, df, b:str, k:str, n_boot:int):
     "Per-method cells, Δs and their sentences, splits and seen/unseen types of one benchmark."
     try: st = main_stats(root, b, df)
@@ -1410,6 +1412,7 @@ def _main_values(v:dict, root, df, b:str, k:str, n_boot:int):
     v[f"leaders_sentence_{k}"] = (leader_sentence(b, leader_pairs(root, b, df, n_boot), leaders(root, b, df, n_boot))
                                   if dl is not None else "n/a")
 
+# %% ../nbs/12_report.ipynb #86ae9e61
 def _shift_wise_values(v:dict, root, df, b:str, k:str):
     "Nearest and farthest OOD split, and the WiSE-FT paths' best α."
     try:
@@ -1465,6 +1468,7 @@ _PER_BENCH = ("nearest_split", "farthest_split", "nearest_distance", "farthest_d
               *[f"{x}_{m}" for x in ("drift_rel", "differ_ood") for m in ("ft", "rtd", "digrap", "lipsum", "carft")],
               *[f"step_rel_{m}" for m in ("rtd", "lipsum", "lpft", "lora", "sdft", "carft", "flyp", "grace", "digrap")])
 
+# %% ../nbs/12_report.ipynb #bbbd20c3
 def _copy_sentence(root, df:pd.DataFrame)->str:
     "What the paper says of the parts it reads from the committed measurements (`R/measured/`, copied by make paper)."
     names = {"frontier": "RTD's cost variants", "ablation": "the seeds' ablations"}
@@ -1497,6 +1501,7 @@ def _precision_sentence(df:pd.DataFrame, # from `collect`
     if found: s += (" Against fp32, on FT's seed-0 model evaluated both ways in this build: " + "; ".join(found) + ".")
     return s
 
+# %% ../nbs/12_report.ipynb #c01f99e8
 def paper_values(root:str|Path, # results root
                  benchmarks:tuple=PAPER_BENCHMARKS, # the benchmarks the paper discusses (missing ones give 'n/a')
                  df:pd.DataFrame|None=None, # `collect(root)` if already read
