@@ -19,15 +19,15 @@ from .methods import METHODS, plan_skip
 __all__ = ['METHOD_LABELS', 'STARTS', 'START_NAMES', 'BENCH_LABELS', 'ID_SPLIT', 'N_BOOT', 'PRODUCERS', 'LOWER_BETTER',
            'UNRANKED', 'COST_KEYS', 'ABLATION_COLUMNS', 'LOSS_TERMS', 'SNAPSHOT_SUFFIXES', 'PAPER_METHODS',
            'MissingResultsError', 'method_name', 'bench_name', 'is_start', 'collect', 'corruption_sets', 'per_seed',
-           'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci', 'label_runs', 'delta_ci',
-           'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label', 'main_deltas', 'main_table', 'main_notes',
-           'to_markdown', 'leaders', 'leader_pairs', 'leader_table', 'leader_sentence', 'shifts_stats', 'shifts_table',
-           'shifts_sentence', 'bench_match', 'overhead_path', 'frontier_stats', 'frontier_choice', 'frontier_table',
-           'frontier_sentence', 'ablation_stats', 'ablation_table', 'wise_curves', 'wise_curve', 'wise_table',
-           'frontier_plot', 'shift_plot', 'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot',
-           'cka_frame', 'cka_plot', 'tsne_plot', 'compute_stats', 'compute_table', 'bench_table', 'pred_change',
-           'diagnostics_stats', 'diagnostics_table', 'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence',
-           'rtd_sentence', 'paper_values']
+           'seed_stats', 'fmt_pm', 'format_stats', 'run_preds', 'paired_ci', 'level_ci', 'label_runs', 'run_precisions',
+           'same_precision_refs', 'delta_ci', 'fmt_ci', 'verdict', 'shift_frame', 'main_stats', 'start_label',
+           'main_deltas', 'main_table', 'main_notes', 'to_markdown', 'leaders', 'leader_pairs', 'leader_table',
+           'leader_sentence', 'shifts_stats', 'shifts_table', 'shifts_sentence', 'bench_match', 'overhead_path',
+           'frontier_stats', 'frontier_choice', 'frontier_table', 'frontier_sentence', 'ablation_stats',
+           'ablation_table', 'wise_curves', 'wise_curve', 'wise_table', 'frontier_plot', 'shift_plot',
+           'rtd_frontier_plot', 'pool_bins', 'ece_from_bins', 'reliability_plot', 'cka_frame', 'cka_plot', 'tsne_plot',
+           'compute_stats', 'compute_table', 'bench_table', 'pred_change', 'diagnostics_stats', 'diagnostics_table',
+           'diagnostics_sentence', 'snapshot_results', 'bkey', 'ci_sentence', 'rtd_sentence', 'paper_values']
 
 # %% ../nbs/12_report.ipynb #4bba5fc7
 METHOD_LABELS = dict(zeroshot="Zero-shot", **{"lp-start": "LP probe (start)"}, ft="FT", lp="LP", lpft="LP-FT",
@@ -72,7 +72,7 @@ def _order(methods)->list:
 
 # %% ../nbs/12_report.ipynb #084541a3
 _EXP_DIRS = {"main": "main", "ablations": "ablation", "sweep": "wise-sweep", "sweeps": "wise-sweep", "shifts": "shifts",
-             "frontier": "frontier"}
+             "frontier": "frontier", "reference": "reference"}
 
 def _run_dirs(root:Path)->list:
     hidden = lambda m: any(p.startswith(".") for p in m.relative_to(root).parts)     # e.g. the runner's .starts/ caches
@@ -265,7 +265,7 @@ def level_ci(a:list, # per seed: (run_dir, model)
     except KeyError: return None
 
 _LINE_KEYS = ("benchmark", "experiment", "label", "seed", "run_dir", "model", "method", "ablation", "hparams",
-              "variant", "id_domain", "init", "derived_from")
+              "variant", "id_domain", "init", "derived_from", "cfg.eval_precision")
 
 def _lines(df:pd.DataFrame)->dict:
     "{(benchmark, experiment, label): [one dict per (run, model)]}: built once per frame (pandas filters are slow)."
@@ -293,6 +293,26 @@ def label_runs(df:pd.DataFrame, # from `collect`
         out.setdefault(int(r["seed"]), (r["run_dir"], r["model"]))
     return dict(sorted(out.items()))
 
+def run_precisions(df:pd.DataFrame)->dict:
+    "{run_dir: the precision its models were evaluated at} ('fp32' when its config records none)."
+    return {r["run_dir"]: p if isinstance(p := r.get("cfg.eval_precision"), str) else "fp32"
+            for rows in _lines(df).values() for r in rows}
+
+def same_precision_refs(df:pd.DataFrame, benchmark:str,
+                        A:dict, # `label_runs` of the compared runs
+                        B:dict, # `label_runs` of the reference
+                        ref:str="ft", # the reference label
+                       )->dict:
+    ("`B`, with each seed's reference evaluated at another precision than `A`'s run replaced by a `reference` "
+     "experiment run of the same seed evaluated at `A`'s precision, where the results hold one.")
+    R = label_runs(df, benchmark, ref, "reference")
+    if not R: return B
+    p = run_precisions(df)
+    out = dict(B)
+    for s in set(A) & set(R):
+        if p[A[s][0]] != p.get(B.get(s, (None,))[0]) and p[R[s][0]] == p[A[s][0]]: out[s] = R[s]
+    return out
+
 def delta_ci(df:pd.DataFrame, benchmark:str, label:str, # the method (or start) compared
              stat:str="ood", # "id", "ood" or "worst"
              ref:str="ft", # the reference label
@@ -302,7 +322,7 @@ def delta_ci(df:pd.DataFrame, benchmark:str, label:str, # the method (or start) 
              n_boot:int=N_BOOT)->dict|None:
     "The paired interval of `label` − `ref` over the seeds both have (dict with `seeds`), or None."
     A = label_runs(df, benchmark, label, experiment, **(eq or {}))
-    B = label_runs(df, benchmark, ref, ref_experiment, **(ref_eq or {}))
+    B = same_precision_refs(df, benchmark, A, label_runs(df, benchmark, ref, ref_experiment, **(ref_eq or {})), ref)
     seeds = sorted(set(A) & set(B))
     if not seeds: return None
     r = paired_ci([A[s] for s in seeds], [B[s] for s in seeds], stat, subset, n_boot)
@@ -757,7 +777,10 @@ def ablation_table(root:str|Path, # results root
     main_pert = main.perturbations.dropna()
     rows = []
     ft = label_runs(df, benchmark, "ft")
-    fts = per_seed(df, benchmark).loc["ft"] if ft else None
+    # the reference the cells were paired with: main's FT, or FT at the cells' precision (`same_precision_refs`)
+    cells = label_runs(df, benchmark, method, "ablation")
+    ref_exp = ("reference" if ft and cells and same_precision_refs(df, benchmark, cells, ft) != ft else "main")
+    fts = per_seed(df, benchmark, ref_exp).loc["ft"] if ft else None
     if fts is not None:
         seeds = sorted(set(fts.index) & set().union(*[set(r["seeds"]) for r in st.gain if r])) or list(fts.index)
         ref = {"ID": fmt_pm(fts.loc[seeds, "ID"].mean()), "OOD mean": fmt_pm(fts.loc[seeds, "OOD mean"].mean()),
