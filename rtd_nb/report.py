@@ -1496,13 +1496,19 @@ def _copy_sentence(root, df:pd.DataFrame)->str:
     "What the paper says of the parts it reads from the committed measurements (`R/measured/`, copied by make paper)."
     names = {"frontier": "RTD's cost variants", "ablation": "the seeds' ablations"}
     copied = (Path(root)/"measured").resolve()
-    parts = [names.get(e, e) for e in sorted({e for e, rd in zip(df.experiment, df.run_dir)
-                                               if Path(rd).resolve().is_relative_to(copied)})]
+    runs = {rd: e for e, rd in zip(df.experiment, df.run_dir) if Path(rd).resolve().is_relative_to(copied)}
+    parts = [names.get(e, e) for e in sorted(set(runs.values()) - {"reference"})]
     if overhead_path(root) != Path(root)/"bench"/"overhead.json": parts.append("the step-time benchmark")
     if not parts: return "Every run the paper reads is in this build's results root."
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return (f"This build did not run {listed} (`make ablations` does): those results are the committed full-scale "
-            "measurements in `papers/measured/` (evaluated in fp32).")
+    s = (f"This build did not run {listed} (`make ablations` does): those results are the committed full-scale "
+         "measurements in `papers/measured/`")
+    precs = sorted({p for rd, p in run_precisions(df).items() if rd in runs and runs[rd] != "reference"})
+    if not precs: return s + "."
+    s += f", evaluated in {' and '.join(precs)}"
+    if "reference" in runs.values():
+        s += ", each compared with the FT run it was measured against (evaluated alike, in `papers/measured/`)"
+    return s + "."
 
 def _precision_sentence(df:pd.DataFrame, # from `collect`
                        )->str:

@@ -433,6 +433,7 @@ def test_parts_copied_from_the_measurements_are_read_and_said(built, tmp_path):
     v = quiet(rp.paper_values, R)
     assert v["measured_copy_sentence"].startswith("This build did not run the seeds' ablations and the step-time "
                                                   "benchmark"), v["measured_copy_sentence"]
+    assert "evaluated in fp32" in v["measured_copy_sentence"]                       # the copied runs' own precision
     v0 = quiet(rp.paper_values, built[0])
     assert v["ablation_sentence"] == v0["ablation_sentence"]                                     # the same runs
     assert v0["measured_copy_sentence"] == "Every run the paper reads is in this build's results root."

@@ -41,7 +41,8 @@ fi
 
 # RTD's cost variants, the seeds' ablations and the step-time benchmark are `make ablations`' (hours more): a part this
 # results root lacks is read from the committed full-scale measurements, copied to $OUT/measured/ (the paper says so);
-# once the root has the part's own results, the copy goes (it is in git)
+# once the root has the part's own results, the copy goes (it is in git). With copied runs comes the committed FT run
+# they were measured against (reference/): a comparison pairs runs evaluated at the same precision
 for part in frontier ablations bench; do
   if [ -e "$OUT/$part" ]; then rm -rf "$OUT/measured/$part"
   elif [ -e "papers/measured/results/$part" ] && [ ! -e "$OUT/measured/$part" ]; then
@@ -49,6 +50,9 @@ for part in frontier ablations bench; do
     mkdir -p "$OUT/measured"; cp -r "papers/measured/results/$part" "$OUT/measured/$part"
   fi
 done
+if [ -e "$OUT/measured/frontier" ] || [ -e "$OUT/measured/ablations" ]; then
+  [ -e "$OUT/measured/reference" ] || cp -r papers/measured/results/reference "$OUT/measured/reference" 2>/dev/null || true
+else rm -rf "$OUT/measured/reference"; fi
 
 step "python papers/build.py --results $OUT --render"
 python papers/build.py --results "$OUT" --render
