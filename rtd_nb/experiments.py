@@ -540,7 +540,7 @@ def run_plan(parts:str|list|None=None, # parts of `plan` (a list, or comma-separ
     def finish(i, out, dt):
         s = specs[i]
         # a run that was not loaded: measured against its estimate (with its start's evaluation if it was the first)
-        est = spec_seconds(s) + (_run_seconds(s["bench"])["eval"] if start_key(s) not in started | {None} else 0.)
+        est = plan_seconds([s], 1, None, started)
         if dt > 15 and est: scale[s["bench"]] = 0.5 * scale.get(s["bench"], 1.) + 0.5 * dt / est
         started.add(start_key(s))
         rows[i] = out.assign(part=s["part"], bench=s["bench"], seed=s["seed"], run_seconds=round(dt, 1))

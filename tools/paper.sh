@@ -51,7 +51,8 @@ for part in frontier ablations bench; do
   fi
 done
 if [ -e "$OUT/measured/frontier" ] || [ -e "$OUT/measured/ablations" ]; then
-  [ -e "$OUT/measured/reference" ] || cp -r papers/measured/results/reference "$OUT/measured/reference" 2>/dev/null || true
+  [ -e "$OUT/measured/reference" ] || [ ! -e papers/measured/results/reference ] \
+    || cp -r papers/measured/results/reference "$OUT/measured/reference"
 else rm -rf "$OUT/measured/reference"; fi
 
 step "python papers/build.py --results $OUT --render"
